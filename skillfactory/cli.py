@@ -92,7 +92,11 @@ class SkillFactoryGroup(click.Group):
             return super().invoke(ctx)
 
 
-@click.group(cls=SkillFactoryGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="skillfactory",
+    cls=SkillFactoryGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(
     __version__, "--version", prog_name="skillfactory", message="%(prog)s %(version)s"
 )
@@ -133,7 +137,9 @@ def _listing_command(kind: Kind) -> click.Command:
         help=f"List the installed {kind.plural}, or only the NAMES given.",
     )
     @click.argument("names", nargs=-1)
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON (documented in docs/plugins.md).")
+    @click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (documented in docs/plugins.md)."
+    )
     def listing(names: tuple[str, ...], as_json: bool) -> None:
         registry = get_registry()
         registrations = registry.select(kind.name, names) if names else registry.entries(kind.name)

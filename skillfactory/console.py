@@ -33,8 +33,10 @@ def show_plugins(records: Sequence[PluginRecord]) -> None:
             if names
         )
         distribution = " ".join(filter(None, (record.distribution, record.version)))
-        status = "[green]ok[/]" if record.ok else "\n".join(
-            f"[red]{_escape(error)}[/]" for error in record.errors
+        status = (
+            "[green]ok[/]"
+            if record.ok
+            else "\n".join(f"[red]{_escape(error)}[/]" for error in record.errors)
         )
         table.add_row(record.name, distribution or "-", registered or "-", status)
     _print(table)
@@ -51,9 +53,7 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
     for column in ("name", "description", "plugin"):
         table.add_column(column)
     for registration in registrations:
-        table.add_row(
-            registration.name, _escape(registration.description), registration.plugin
-        )
+        table.add_row(registration.name, _escape(registration.description), registration.plugin)
     _print(table)
 
 

@@ -42,24 +42,21 @@ def requested_plugins(environ: Mapping[str, str] = os.environ) -> list[str] | No
     raw = environ.get(PLUGINS_ENV)
     if raw is None:
         return None
-    return [name.strip() for name in raw.split(",") if name.strip()]
+    return list(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
 
 
 def discover(requested: list[str] | None = None) -> list[PluginSource]:
     """Every installed plugin (or the requested ones), this project's own first, then by name.
 
-    A requested name that no distribution declares comes back as a source without
+    A requested name that no distribution declares comes last, as a source without
     an entry point, so that the typo shows up in ``skillfactory plugins``.
     """
-    sources = [_source(ep) for ep in entry_points(group=GROUP)]
-    if requested is not None:
-        wanted = set(requested)
-        found = {source.name for source in sources}
-        sources = [source for source in sources if source.name in wanted]
-        sources += [
-            PluginSource(name, "", None, None, None) for name in requested if name not in found
-        ]
-    return sorted(sources, key=_load_order)
+    sources = sorted((_source(ep) for ep in entry_points(group=GROUP)), key=_load_order)
+    if requested is None:
+        return sources
+    found = {source.name for source in sources}
+    missing = [PluginSource(name, "", None, None, None) for name in requested if name not in found]
+    return [source for source in sources if source.name in requested] + missing
 
 
 def _source(entry_point: EntryPoint) -> PluginSource:

@@ -45,7 +45,7 @@ class Score:
 
     value: float
     reason: str
-    """``"correct"`` for full marks, otherwise why not (``"unparseable"``, ``"wrong numbers"``, …)."""
+    """``"correct"`` for full marks, otherwise why not: ``"unparseable"``, ``"wrong numbers"``, …"""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.value <= 1.0:

@@ -134,7 +134,7 @@ class Registry:
         return sorted(self._table(kind))
 
     def get(self, kind: str, name: str) -> Registration:
-        """The registration of ``name``; an unknown name raises a usage error listing the known ones."""
+        """The registration of ``name``; an unknown name is a usage error that lists the known."""
         table = self._table(kind)
         if name not in table:
             raise UnknownNameError(kind, name, table, hint=self._failure_hint())
@@ -167,7 +167,9 @@ class Registry:
         record = PluginRecord(source.name, source.value, source.distribution, source.version)
         self.plugins.append(record)
         if source.entry_point is None:
-            record.errors.append("not installed: no entry point of that name in group 'skillfactory'")
+            record.errors.append(
+                "not installed: no entry point of that name in group 'skillfactory'"
+            )
             return record
         try:
             plugin = source.entry_point.load()
@@ -229,9 +231,7 @@ class Registry:
         label = factory.__qualname__
         name = getattr(factory, "name", None)
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            return (
-                f"{label}.name must be lower case letters, digits, '_', '.' or '-', got {name!r}"
-            )
+            return f"{label}.name must be lower case letters, digits, '_', '.' or '-', got {name!r}"
         description = getattr(factory, "description", None)
         if not isinstance(description, str) or not description.strip() or "\n" in description:
             return f"{label}.description must be one non-empty line"

@@ -1,0 +1,97 @@
+"""Fixtures that make real installed distributions, so plugin loading is tested for real."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from skillfactory.entrypoints import PLUGINS_ENV
+from skillfactory.registry import TRACE_ENV, get_registry
+
+MakeDistribution = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test loads plugins anew, with the environment switches off."""
+    for name in (PLUGINS_ENV, TRACE_ENV, "SKILLFACTORY_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    get_registry.cache_clear()
+    yield
+    get_registry.cache_clear()
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory on ``sys.path`` that plays the part of site-packages."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+@pytest.fixture
+def make_distribution(site_dir: Path) -> Iterator[MakeDistribution]:
+    """Install a distribution the way pip leaves one: modules plus a ``*.dist-info``.
+
+    ``make_distribution("skillfactory-echo", plugins={"echo": "sf_echo"},
+    modules={"sf_echo": "...source..."})`` declares entry points in the group
+    ``skillfactory``, exactly as a package's ``pyproject.toml`` would.
+    """
+    imported: list[str] = []
+
+    def make(
+        name: str,
+        *,
+        plugins: dict[str, str],
+        modules: dict[str, str] | None = None,
+        version: str = "1.0",
+    ) -> Path:
+        for module, source in (modules or {}).items():
+            (site_dir / f"{module}.py").write_text(textwrap.dedent(source))
+            imported.append(module)
+        dist_info = site_dir / f"{name.replace('-', '_')}-{version}.dist-info"
+        dist_info.mkdir()
+        (dist_info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        lines = ["[skillfactory]", *(f"{ep} = {target}" for ep, target in plugins.items())]
+        (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        importlib.invalidate_caches()
+        return dist_info
+
+    yield make
+    for module in imported:
+        sys.modules.pop(module, None)
+
+
+ECHO_SKILL = """
+    from skillfactory import Segment, Skill, hookimpl
+
+
+    class EchoSkill(Skill):
+        name = "echo"
+        description = "Shows every attempt as a sample, in the order given."
+
+        def arrange(self, attempts, rng):
+            return [Segment("sample", attempt.text) for attempt in attempts] or None
+
+
+    @hookimpl
+    def register_skills(register):
+        register(EchoSkill)
+"""
+"""A complete, working third-party skill plugin."""
+
+
+@pytest.fixture
+def echo_distribution(make_distribution: MakeDistribution) -> Path:
+    """The working plugin above, installed as distribution ``skillfactory-echo``."""
+    return make_distribution(
+        "skillfactory-echo", plugins={"echo": "sf_test_echo"}, modules={"sf_test_echo": ECHO_SKILL}
+    )

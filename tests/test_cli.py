@@ -1,0 +1,211 @@
+"""The command line: listings, JSON, plugin commands, one-line errors with the right exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import MakeDistribution
+
+from skillfactory import __version__
+from skillfactory.cli import cli
+
+COMMANDS_PLUGIN = """
+    import click
+
+    from skillfactory import SkillFactoryError, UsageError, hookimpl
+
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command()
+        @click.argument("name")
+        def hello(name):
+            \"\"\"Greet someone.\"\"\"
+            click.echo(f"hello {name}")
+
+        @cli.command()
+        @click.argument("what", type=click.Choice(["usage", "runtime", "bug"]))
+        def fail(what):
+            \"\"\"Fail in the way asked for.\"\"\"
+            if what == "usage":
+                raise UsageError("--questions must be positive, got -3")
+            if what == "runtime":
+                raise SkillFactoryError("the run directory is locked by another run")
+            raise RuntimeError("an unexpected bug\\nwith a second line")
+
+        @cli.command(name="plugins")
+        def takeover():
+            \"\"\"Tries to replace a core command.\"\"\"
+"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A runner whose terminal is wide enough that rich never wraps a cell."""
+    return CliRunner(env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def commands_distribution(make_distribution: MakeDistribution):
+    return make_distribution(
+        "skillfactory-greet",
+        plugins={"greet": "sf_test_greet"},
+        modules={"sf_test_greet": COMMANDS_PLUGIN},
+    )
+
+
+def assert_one_line_error(result, exit_code: int, text: str) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert text in result.stderr
+
+
+def test_version(runner):
+    result = runner.invoke(cli, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.stdout == f"skillfactory {__version__}\n"
+
+
+def test_plugins_json_lists_every_plugin_with_what_it_registered(
+    runner, make_distribution, echo_distribution, commands_distribution
+):
+    make_distribution(
+        "skillfactory-broken",
+        plugins={"broken": "sf_test_broken"},
+        modules={"sf_test_broken": "import a_module_that_does_not_exist_anywhere\n"},
+    )
+    result = runner.invoke(cli, ["plugins", "--json"])
+
+    assert result.exit_code == 0
+    records = {record["name"]: record for record in json.loads(result.stdout)}
+    assert records["echo"] == {
+        "name": "echo",
+        "module": "sf_test_echo",
+        "distribution": "skillfactory-echo",
+        "version": "1.0",
+        "registered": {
+            "tasks": [],
+            "skills": ["echo"],
+            "samplers": [],
+            "trainers": [],
+            "commands": [],
+        },
+        "errors": [],
+    }
+    assert records["greet"]["registered"]["commands"] == ["fail", "hello"]
+    assert records["greet"]["errors"] == [
+        "register_commands: command 'plugins' belongs to the core"
+    ]
+    assert records["broken"]["distribution"] == "skillfactory-broken"
+    assert records["broken"]["errors"][0].startswith("import failed: ModuleNotFoundError")
+
+
+def test_plugins_table_shows_errors(runner, make_distribution, echo_distribution):
+    make_distribution(
+        "skillfactory-broken",
+        plugins={"broken": "sf_test_broken"},
+        modules={"sf_test_broken": "raise ImportError('needs the gpu extra')\n"},
+    )
+    result = runner.invoke(cli, ["plugins"])
+
+    assert result.exit_code == 0
+    assert "skillfactory-echo" in result.stdout
+    assert "skills: echo" in result.stdout
+    assert "needs the gpu extra" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["tasks", "skills", "samplers", "trainers"])
+def test_listings_without_plugins(runner, monkeypatch, kind):
+    monkeypatch.setenv("SKILLFACTORY_PLUGINS", "")
+
+    table = runner.invoke(cli, [kind])
+    as_json = runner.invoke(cli, [kind, "--json"])
+
+    assert table.exit_code == 0
+    assert table.stdout.startswith(f"No {kind} installed.")
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.stdout) == []
+
+
+def test_skills_lists_a_third_party_skill(runner, echo_distribution):
+    table = runner.invoke(cli, ["skills"])
+    as_json = runner.invoke(cli, ["skills", "--json"])
+
+    assert table.exit_code == 0
+    assert "Shows every attempt as a sample" in table.stdout
+    assert json.loads(as_json.stdout) == [
+        {
+            "name": "echo",
+            "description": "Shows every attempt as a sample, in the order given.",
+            "plugin": "echo",
+            "distribution": "skillfactory-echo",
+        }
+    ]
+
+
+def test_an_unknown_option_is_one_line_and_exit_2(runner):
+    result = runner.invoke(cli, ["skills", "--bogus"])
+
+    assert_one_line_error(result, 2, "No such option '--bogus'")
+    assert "skillfactory skills --help" in result.stderr
+
+
+def test_an_unknown_name_lists_the_known_ones(runner, echo_distribution):
+    result = runner.invoke(cli, ["skills", "echo", "verfiy"])
+
+    assert_one_line_error(result, 2, "unknown skill 'verfiy'; known skills: echo")
+
+
+def test_an_unknown_command_lists_the_commands(runner):
+    result = runner.invoke(cli, ["evaluate-everything"])
+
+    assert_one_line_error(result, 2, "no such command 'evaluate-everything'; commands: plugins,")
+
+
+def test_a_bad_value_is_a_usage_error(runner, commands_distribution):
+    result = runner.invoke(cli, ["fail", "sideways"])
+
+    assert_one_line_error(result, 2, "'sideways' is not one of 'usage', 'runtime', 'bug'")
+
+
+def test_plugin_commands_run(runner, commands_distribution):
+    result = runner.invoke(cli, ["hello", "world"])
+
+    assert result.exit_code == 0
+    assert result.stdout == "hello world\n"
+    assert "hello" in runner.invoke(cli, ["--help"]).stdout
+
+
+def test_a_usage_error_from_a_command_exits_2(runner, commands_distribution):
+    result = runner.invoke(cli, ["fail", "usage"])
+
+    assert_one_line_error(result, 2, "Error: --questions must be positive, got -3")
+
+
+def test_a_runtime_failure_exits_1(runner, commands_distribution):
+    result = runner.invoke(cli, ["fail", "runtime"])
+
+    assert_one_line_error(result, 1, "Error: the run directory is locked by another run")
+
+
+def test_an_unexpected_error_is_one_line_without_debug(runner, commands_distribution):
+    result = runner.invoke(cli, ["fail", "bug"])
+
+    assert_one_line_error(result, 1, "unexpected RuntimeError: an unexpected bug …")
+    assert "Traceback" not in result.output
+    assert "--debug" in result.stderr
+
+
+@pytest.mark.parametrize("switch", [["--debug"], []])
+def test_debug_lets_the_traceback_through(runner, monkeypatch, commands_distribution, switch):
+    if not switch:
+        monkeypatch.setenv("SKILLFACTORY_DEBUG", "1")
+    result = runner.invoke(cli, [*switch, "fail", "bug"])
+
+    assert result.exit_code == 1
+    assert isinstance(result.exception, RuntimeError)
