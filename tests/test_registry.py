@@ -353,4 +353,3 @@ def test_every_kind_has_a_documented_hook():
     for kind in KINDS.values():
         hook = getattr(hookspecs, kind.hook)
         assert kind.contract.__name__ in hook.__doc__
-
