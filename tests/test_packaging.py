@@ -113,7 +113,9 @@ def test_the_plugin_example_in_the_docs_installs_and_works(tmp_path):
     use = """
 import json
 from skillfactory.registry import get_registry
+from skillfactory.testing import check_task
 task = get_registry().get("task", "addition").factory()
+check_task(task, difficulty=3)
 problems = task.generate(20, difficulty=2, seed=7)
 again = task.generate(20, difficulty=2, seed=7)
 completion = "12 + 30 is 42 <answer>" + problems[0].answer + "</answer>"
