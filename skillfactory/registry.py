@@ -217,7 +217,7 @@ class Registry:
 
         try:
             self._call_for(record.plugin, kind.hook, register=register)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             record.errors.append(f"{kind.hook} raised {one_line(error)}")
             return
         self._entries[kind.name].update(pending)
@@ -226,8 +226,10 @@ class Registry:
     def _check(self, kind: Kind, factory: Any, pending: dict[str, Registration]) -> str | None:
         """Why ``factory`` cannot be registered as a ``kind``, or None when it can."""
         contract = f"skillfactory.{kind.contract.__name__}"
+        if isinstance(factory, kind.contract):
+            return f"register the class {type(factory).__qualname__}, not an instance of it"
         if not (inspect.isclass(factory) and issubclass(factory, kind.contract)):
-            return f"{factory!r} is not a subclass of {contract}"
+            return f"{_describe(factory)} is not a subclass of {contract}"
         label = factory.__qualname__
         name = getattr(factory, "name", None)
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -251,7 +253,7 @@ class Registry:
         collector = click.Group(name=record.name)
         try:
             self._call_for(record.plugin, "register_commands", cli=collector)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             record.errors.append(f"register_commands raised {one_line(error)}")
             return
         assert self._commands is not None
@@ -307,6 +309,13 @@ def load_registry(requested: list[str] | None = None) -> Registry:
 def get_registry() -> Registry:
     """The process-wide registry, loaded on first use."""
     return load_registry()
+
+
+def _describe(obj: object) -> str:
+    """Name what a plugin handed to ``register``, briefly, for an error message."""
+    if inspect.isclass(obj):
+        return f"class {obj.__module__}.{obj.__qualname__}"
+    return f"{type(obj).__name__} {obj!r:.60}"
 
 
 def _hook_names() -> list[str]:

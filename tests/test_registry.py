@@ -194,6 +194,7 @@ INVALID_REGISTRATIONS = """
         register(Unfinished)
         register(NotASkill)
         register(Fine())
+        register("verify")
         register(Fine)
 """
 
@@ -213,11 +214,13 @@ def test_each_invalid_registration_is_rejected_with_its_reason(make_distribution
     assert record.errors[1].startswith("register_skills: BadName.name must be lower case")
     assert record.errors[2] == "register_skills: Unfinished does not implement arrange"
     assert record.errors[3] == (
-        "register_skills: <class 'sf_test_invalid.NotASkill'> "
-        "is not a subclass of skillfactory.Skill"
+        "register_skills: class sf_test_invalid.NotASkill is not a subclass of skillfactory.Skill"
     )
-    assert record.errors[4].endswith("is not a subclass of skillfactory.Skill")
-    assert len(record.errors) == 5
+    assert record.errors[4] == "register_skills: register the class Fine, not an instance of it"
+    assert (
+        record.errors[5] == "register_skills: str 'verify' is not a subclass of skillfactory.Skill"
+    )
+    assert len(record.errors) == 6
     assert record.registered["skills"] == ["fine"]
 
 
@@ -353,3 +356,28 @@ def test_every_kind_has_a_documented_hook():
     for kind in KINDS.values():
         hook = getattr(hookspecs, kind.hook)
         assert kind.contract.__name__ in hook.__doc__
+
+
+EXITS_IN_HOOK = """
+    import sys
+
+    from skillfactory import hookimpl
+
+
+    @hookimpl
+    def register_tasks(register):
+        sys.exit("a plugin must not end the process")
+"""
+
+
+def test_a_hook_that_calls_sys_exit_does_not_end_the_process(make_distribution, echo_distribution):
+    make_distribution(
+        "skillfactory-exits",
+        plugins={"exits": "sf_test_exits"},
+        modules={"sf_test_exits": EXITS_IN_HOOK},
+    )
+    registry = load_registry()
+    record = next(record for record in registry.plugins if record.name == "exits")
+
+    assert record.errors == ["register_tasks raised SystemExit: a plugin must not end the process"]
+    assert registry.names("skill") == ["echo"]
