@@ -5,7 +5,12 @@ the four contracts, the records they exchange and the error family. Importing it
 is cheap; torch and transformers load only when a command needs a model.
 """
 
-from skillfactory.errors import SkillFactoryError, UnknownNameError, UsageError
+from skillfactory.errors import (
+    PluginUnavailable,
+    SkillFactoryError,
+    UnknownNameError,
+    UsageError,
+)
 from skillfactory.hookspecs import hookimpl
 from skillfactory.records import (
     Attempt,
@@ -27,6 +32,7 @@ __all__ = [
     "Attempt",
     "Conversation",
     "Message",
+    "PluginUnavailable",
     "Problem",
     "Reflection",
     "Sampler",

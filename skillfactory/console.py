@@ -33,11 +33,10 @@ def show_plugins(records: Sequence[PluginRecord]) -> None:
             if names
         )
         distribution = " ".join(filter(None, (record.distribution, record.version)))
-        status = (
-            "[green]ok[/]"
-            if record.ok
-            else "\n".join(f"[red]{_escape(error)}[/]" for error in record.errors)
-        )
+        problems = [f"[red]{_escape(error)}[/]" for error in record.errors]
+        if record.unavailable:
+            problems.append(f"[yellow]unavailable: {_escape(record.unavailable)}[/]")
+        status = "\n".join(problems) or "[green]ok[/]"
         table.add_row(record.name, distribution or "-", registered or "-", status)
     _print(table)
 

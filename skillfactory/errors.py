@@ -35,6 +35,19 @@ class UnknownNameError(UsageError):
         super().__init__(message)
 
 
+class PluginUnavailable(Exception):
+    """Raised by a plugin, at import or in a hook, when an optional dependency is missing.
+
+    The plugin is then listed as unavailable with this message (say how to install
+    what it needs), instead of as broken::
+
+        try:
+            import vllm  # noqa: F401
+        except ImportError:
+            raise PluginUnavailable("needs vLLM: pip install 'skillfactory[vllm]'") from None
+    """
+
+
 def one_line(error: BaseException) -> str:
     """Describe an exception in one line: its type and the first line of its message."""
     lines = str(error).strip().splitlines()

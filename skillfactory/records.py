@@ -38,6 +38,39 @@ class Problem:
     data: Mapping[str, Any] = field(default_factory=dict)
     """Task-specific, JSON-serialisable inputs the scorer needs (numbers, target, …)."""
 
+    def to_json(self) -> dict[str, Any]:
+        """The problem as one JSON object; :meth:`from_json` reads it back."""
+        return {
+            "id": self.id,
+            "task": self.task,
+            "difficulty": self.difficulty,
+            "question": self.question,
+            "answer": self.answer,
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> Problem:
+        """Read a problem back from :meth:`to_json`'s shape; extra keys are ignored.
+
+        Raises ``ValueError`` naming the first missing or mistyped field.
+        """
+        fields = {
+            "id": str,
+            "task": str,
+            "difficulty": int,
+            "question": str,
+            "answer": str,
+            "data": dict,
+        }
+        for key, kind in fields.items():
+            value = row.get(key)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"field {key!r} must be {kind.__name__}, got {value!r:.40}")
+        return cls(
+            row["id"], row["task"], row["difficulty"], row["question"], row["answer"], row["data"]
+        )
+
 
 @dataclass(frozen=True)
 class Score:

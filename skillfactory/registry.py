@@ -21,7 +21,7 @@ import pluggy
 
 from skillfactory import hookspecs
 from skillfactory.entrypoints import PluginSource, discover, requested_plugins
-from skillfactory.errors import UnknownNameError, one_line
+from skillfactory.errors import PluginUnavailable, UnknownNameError, one_line
 from skillfactory.sampler import Sampler
 from skillfactory.skill import Skill
 from skillfactory.task import Task
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 TRACE_ENV = "SKILLFACTORY_TRACE_HOOKS"
 """Set to 1 to print every hook call and its result to stderr."""
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.:\-]*")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ class PluginRecord:
         default_factory=lambda: {key: [] for key in REGISTERED_KEYS}
     )
     errors: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+    """Why the plugin cannot work here (a missing optional dependency), when it said so."""
     plugin: object = field(default=None, repr=False)
     """The loaded module (or object); None when it could not be loaded."""
 
@@ -111,6 +113,7 @@ class PluginRecord:
             "version": self.version,
             "registered": {key: sorted(self.registered[key]) for key in REGISTERED_KEYS},
             "errors": list(self.errors),
+            "unavailable": self.unavailable,
         }
 
 
@@ -173,6 +176,9 @@ class Registry:
             return record
         try:
             plugin = source.entry_point.load()
+        except PluginUnavailable as reason:
+            record.unavailable = str(reason)
+            return record
         except (Exception, SystemExit) as error:
             record.errors.append(f"import failed: {one_line(error)}")
             return record
@@ -217,6 +223,9 @@ class Registry:
 
         try:
             self._call_for(record.plugin, kind.hook, register=register)
+        except PluginUnavailable as reason:
+            record.unavailable = str(reason)
+            return
         except (Exception, SystemExit) as error:
             record.errors.append(f"{kind.hook} raised {one_line(error)}")
             return
@@ -233,7 +242,10 @@ class Registry:
         label = factory.__qualname__
         name = getattr(factory, "name", None)
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            return f"{label}.name must be lower case letters, digits, '_', '.' or '-', got {name!r}"
+            return (
+                f"{label}.name must be lower case letters, digits, '_', '.', ':' or '-', "
+                f"got {name!r}"
+            )
         description = getattr(factory, "description", None)
         if not isinstance(description, str) or not description.strip() or "\n" in description:
             return f"{label}.description must be one non-empty line"
@@ -280,11 +292,17 @@ class Registry:
         return self._entries[kind]
 
     def _failure_hint(self) -> str:
+        hints = []
         failed = self.failed
-        if not failed:
-            return ""
-        names = ", ".join(record.name for record in failed)
-        return f"plugins with errors: {names}; see 'skillfactory plugins'"
+        if failed:
+            names = ", ".join(record.name for record in failed)
+            hints.append(f"plugins with errors: {names}; see 'skillfactory plugins'")
+        hints += [
+            f"plugin {record.name} is unavailable: {record.unavailable}"
+            for record in self.plugins
+            if record.unavailable
+        ]
+        return "; ".join(hints)
 
 
 def load_registry(requested: list[str] | None = None) -> Registry:

@@ -36,14 +36,19 @@ def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def make_distribution(site_dir: Path) -> Iterator[MakeDistribution]:
+def make_distribution(
+    site_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeDistribution]:
     """Install a distribution the way pip leaves one: modules plus a ``*.dist-info``.
 
     ``make_distribution("skillfactory-echo", plugins={"echo": "sf_echo"},
     modules={"sf_echo": "...source..."})`` declares entry points in the group
-    ``skillfactory``, exactly as a package's ``pyproject.toml`` would.
+    ``skillfactory``, exactly as a package's ``pyproject.toml`` would. It also sets
+    ``SKILLFACTORY_PLUGINS`` to the entry points made so far, so that the project's
+    own built-in plugins stay out of the way of tests about plugin loading.
     """
     imported: list[str] = []
+    entry_point_names: list[str] = []
 
     def make(
         name: str,
@@ -62,6 +67,8 @@ def make_distribution(site_dir: Path) -> Iterator[MakeDistribution]:
         )
         lines = ["[skillfactory]", *(f"{ep} = {target}" for ep, target in plugins.items())]
         (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        entry_point_names.extend(plugins)
+        monkeypatch.setenv(PLUGINS_ENV, ",".join(entry_point_names))
         importlib.invalidate_caches()
         return dist_info
 

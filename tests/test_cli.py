@@ -96,6 +96,7 @@ def test_plugins_json_lists_every_plugin_with_what_it_registered(
             "commands": [],
         },
         "errors": [],
+        "unavailable": None,
     }
     assert records["greet"]["registered"]["commands"] == ["fail", "hello"]
     assert records["greet"]["errors"] == [

@@ -381,3 +381,35 @@ def test_a_hook_that_calls_sys_exit_does_not_end_the_process(make_distribution, 
 
     assert record.errors == ["register_tasks raised SystemExit: a plugin must not end the process"]
     assert registry.names("skill") == ["echo"]
+
+
+UNAVAILABLE_AT_IMPORT = """
+    from skillfactory import PluginUnavailable
+
+    raise PluginUnavailable("needs the gpu: pip install 'skillfactory-gpu[cuda]'")
+"""
+
+UNAVAILABLE_IN_HOOK = """
+    from skillfactory import PluginUnavailable, hookimpl
+
+
+    @hookimpl
+    def register_samplers(register):
+        raise PluginUnavailable("needs a server that is not running")
+"""
+
+
+def test_a_plugin_missing_an_optional_dependency_is_unavailable_not_broken(make_distribution):
+    make_distribution(
+        "skillfactory-gpu",
+        plugins={"gpu": "sf_test_gpu", "server": "sf_test_server"},
+        modules={"sf_test_gpu": UNAVAILABLE_AT_IMPORT, "sf_test_server": UNAVAILABLE_IN_HOOK},
+    )
+    registry = load_registry()
+    records = {record.name: record for record in registry.plugins}
+
+    assert records["gpu"].ok and records["server"].ok
+    assert records["gpu"].unavailable == "needs the gpu: pip install 'skillfactory-gpu[cuda]'"
+    assert records["server"].unavailable == "needs a server that is not running"
+    with pytest.raises(UnknownNameError, match="plugin gpu is unavailable: needs the gpu"):
+        registry.get("sampler", "cuda")
