@@ -20,6 +20,7 @@ from skillfactory import __version__
 from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
 from skillfactory.registry import KINDS, Kind, get_registry
+from skillfactory.task_commands import problems, score
 
 DEBUG_ENV = "SKILLFACTORY_DEBUG"
 
@@ -153,3 +154,5 @@ def _listing_command(kind: Kind) -> click.Command:
 
 for _kind in KINDS.values():
     cli.add_command(_listing_command(_kind))
+cli.add_command(problems)
+cli.add_command(score)

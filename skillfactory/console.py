@@ -48,12 +48,31 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
         return
     from rich.table import Table
 
+    details = kind.name == "task"
+    columns = ["name", "description", "plugin"]
+    if details:
+        columns[2:2] = ["difficulties", "variants"]
     table = Table(title=f"SkillFactory {kind.plural}", title_justify="left")
-    for column in ("name", "description", "plugin"):
+    for column in columns:
         table.add_column(column)
     for registration in registrations:
-        table.add_row(registration.name, _escape(registration.description), registration.plugin)
+        cells = [registration.name, _escape(registration.description)]
+        if details:
+            data = registration.to_json()
+            levels = _levels(data["difficulties"])
+            cells += [
+                f"{levels} (default {data['default_difficulty']})",
+                ", ".join(data["variants"]),
+            ]
+        table.add_row(*cells, registration.plugin)
     _print(table)
+
+
+def _levels(levels: Sequence[int]) -> str:
+    """``2-8`` for a run of consecutive levels, ``1, 3, 5`` otherwise."""
+    if len(levels) > 2 and list(levels) == list(range(levels[0], levels[-1] + 1)):
+        return f"{levels[0]}-{levels[-1]}"
+    return ", ".join(str(level) for level in levels)
 
 
 def _print(renderable: object) -> None:

@@ -76,12 +76,18 @@ class Registration:
         return self.factory.description
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "plugin": self.plugin,
             "distribution": self.distribution,
         }
+        if issubclass(self.factory, Task):
+            data["difficulties"] = list(self.factory.difficulties)
+            data["default_difficulty"] = self.factory.resolve_difficulty(None)
+            data["variants"] = list(self.factory.variants)
+            data["sandboxed_scoring"] = self.factory.sandboxed_scoring
+        return data
 
 
 @dataclass
