@@ -21,7 +21,7 @@ import pluggy
 
 from skillfactory import hookspecs
 from skillfactory.entrypoints import PluginSource, discover, requested_plugins
-from skillfactory.errors import PluginUnavailable, UnknownNameError, one_line
+from skillfactory.errors import PluginUnavailable, UnknownNameError, UsageError, one_line
 from skillfactory.sampler import Sampler
 from skillfactory.skill import Skill
 from skillfactory.task import Task
@@ -74,6 +74,23 @@ class Registration:
     @property
     def description(self) -> str:
         return self.factory.description
+
+    def create(self, *args: Any, **options: Any) -> Any:
+        """An instance built with these options; options it does not take are a usage error."""
+        try:
+            inspect.signature(self.factory).bind(*args, **options)
+        except TypeError as error:
+            accepted = [
+                parameter.name
+                for parameter in inspect.signature(self.factory).parameters.values()
+                if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+            ]
+            known = ", ".join(accepted) if accepted else "none"
+            raise UsageError(
+                f"{self.kind} {self.name!r} cannot take these options ({error}); "
+                f"its options: {known}"
+            ) from None
+        return self.factory(*args, **options)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

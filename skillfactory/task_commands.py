@@ -7,6 +7,7 @@ reference answers, against the exact verifier the pipeline uses.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,8 +32,32 @@ _output_option = click.option(
 )
 
 
-def _task(name: str) -> Task:
-    return get_registry().get("task", name).factory()
+_task_option = click.option(
+    "--option",
+    "-O",
+    "options",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="An option of the task, e.g. -O path=gsm8k.jsonl; VALUE is read as JSON when it can be.",
+)
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("a=1", "b=x")`` → ``{"a": 1, "b": "x"}``; a value that is not JSON stays a string."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.isidentifier():
+            raise UsageError(f"--option takes KEY=VALUE with KEY a name, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _task(name: str, options: dict[str, Any]) -> Task:
+    return get_registry().get("task", name).create(**options)
 
 
 @click.command()
@@ -41,6 +66,7 @@ def _task(name: str) -> Task:
 @click.option("--difficulty", "-d", type=int, default=None, help="[default: the task's default]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--variant", default=None, help="Prompt variant [default: the task's first].")
+@_task_option
 @_output_option
 def problems(
     task_name: str,
@@ -48,6 +74,7 @@ def problems(
     difficulty: int | None,
     seed: int,
     variant: str | None,
+    options: tuple[str, ...],
     output: Path | None,
 ) -> None:
     """Generate COUNT problems of TASK as JSON Lines, each with its chat prompt.
@@ -56,7 +83,7 @@ def problems(
     the data the scorer needs), the variant, and the prompt messages. The same
     arguments always give the same bytes.
     """
-    task = _task(task_name)
+    task = _task(task_name, parse_options(options))
     level = task.resolve_difficulty(difficulty)
     variant = task.resolve_variant(variant)
     generated = task.generate(count, difficulty=level, seed=seed)
@@ -69,8 +96,9 @@ def problems(
 @click.command()
 @click.argument("task_name", metavar="TASK")
 @click.argument("source", metavar="[FILE]", type=click.File("r", encoding="utf-8"), default="-")
+@_task_option
 @_output_option
-def score(task_name: str, source: TextIO, output: Path | None) -> None:
+def score(task_name: str, source: TextIO, options: tuple[str, ...], output: Path | None) -> None:
     """Score completions against TASK's verifier.
 
     Reads JSON Lines from FILE (standard input when omitted), each a problem as
@@ -78,10 +106,11 @@ def score(task_name: str, source: TextIO, output: Path | None) -> None:
     line back with ``extracted``, ``score`` and ``reason`` added. Malformed lines are
     reported by line number (exit 2) after every good line has been scored.
     """
-    task = _task(task_name)
+    task_options = parse_options(options)
+    task = _task(task_name, task_options)
     bad_lines: list[str] = []
     batch: list[tuple[dict[str, Any], Problem, str]] = []
-    with output_stream(output) as stream, Verifier(task) as verifier:
+    with output_stream(output) as stream, Verifier(task, task_options) as verifier:
         for number, row, why in read_rows(source):
             parsed = _parse_row(task, row) if row is not None else why
             if isinstance(parsed, str):

@@ -24,9 +24,13 @@ REPEAT_TASK = """
         difficulties = (1, 2, 3, 4)
         default_difficulty = 2
 
+        def __init__(self, *, negative=False):
+            self.sign = -1 if negative else 1
+
         def generate(self, count, *, difficulty, seed):
             rng = random.Random(f"repeat/{difficulty}/{seed}")
             numbers = rng.sample(range(10 ** (difficulty - 1), 10**difficulty), count)
+            numbers = [self.sign * n for n in numbers]
             return [
                 Problem(f"repeat-{n}", self.name, difficulty, f"Repeat {n}.", str(n), {"n": n})
                 for n in numbers
@@ -201,3 +205,26 @@ def test_tasks_lists_difficulties_and_variants(runner):
     assert as_json[0]["default_difficulty"] == 2
     assert as_json[0]["variants"] == ["original", "plan_and_execute", "alternatively", "rephrase"]
     assert as_json[0]["sandboxed_scoring"] is False
+
+
+def test_task_options_reach_the_task(runner):
+    result = runner.invoke(cli, ["problems", "repeat", "-n", "3", "-O", "negative=true"])
+
+    assert result.exit_code == 0, result.output
+    assert all(row["answer"].startswith("-") for row in lines(result.stdout))
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("colour=blue", "task 'repeat' cannot take these options "),
+        ("colour=blue", "its options: negative"),
+        ("negative", "--option takes KEY=VALUE with KEY a name, got 'negative'"),
+    ],
+)
+def test_bad_task_options_are_usage_errors(runner, option, message):
+    result = runner.invoke(cli, ["problems", "repeat", "-O", option])
+
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
