@@ -48,23 +48,19 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
         return
     from rich.table import Table
 
-    details = kind.name == "task"
-    columns = ["name", "description", "plugin"]
-    if details:
-        columns[2:2] = ["difficulties", "variants"]
     table = Table(title=f"SkillFactory {kind.plural}", title_justify="left")
-    for column in columns:
+    for column in ("name", "description", "plugin"):
         table.add_column(column)
     for registration in registrations:
-        cells = [registration.name, _escape(registration.description)]
-        if details:
+        description = _escape(registration.description)
+        if kind.name == "task":
             data = registration.to_json()
             levels = _levels(data["difficulties"])
-            cells += [
-                f"{levels} (default {data['default_difficulty']})",
-                ", ".join(data["variants"]),
-            ]
-        table.add_row(*cells, registration.plugin)
+            description += (
+                f"\n[dim]difficulty {levels} (default {data['default_difficulty']}); "
+                f"variants: {', '.join(data['variants'])}[/]"
+            )
+        table.add_row(registration.name, description, registration.plugin)
     _print(table)
 
 
