@@ -1,8 +1,11 @@
 """Judging completions with a task's verifier: extract the answer, then score it.
 
-Tasks whose scorer cannot be trusted with hostile input (``sandboxed_scoring``)
-are scored in worker processes with time and memory limits; all others in this
-process, which is far faster.
+This is the one place that decides how a task's scorer runs. Tasks whose scorer
+cannot be trusted with hostile input (``sandboxed_scoring``) are scored in a
+:class:`~skillfactory.sandbox.ScoringPool`, in worker processes with time and
+memory limits; all others in this process, which is far faster. Either way a
+scorer that raises or returns nonsense gives 0 with a reason instead of stopping
+the caller: a crashing scorer must not end a sampling run or an RL step.
 """
 
 from __future__ import annotations
@@ -10,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from skillfactory.records import Problem, Score
+from skillfactory.sandbox import ScoringPool, judge
 from skillfactory.task import Task
-
-if TYPE_CHECKING:
-    from skillfactory.sandbox import ScoringPool
 
 
 @dataclass(frozen=True)
@@ -30,20 +31,35 @@ class Judgement:
 class Verifier:
     """A task's verifier, ready to judge many completions; use it as a context manager.
 
-    For a task with ``sandboxed_scoring`` the worker pool starts on entry and stops
-    on exit, so that its start-up cost is paid once, not per batch.
+    For a sandboxed task the worker pool lives as long as the ``with`` block, so
+    that its start-up is paid once, not per batch. ``sandbox`` overrides the task's
+    own declaration (``False`` only for answers you trust); ``workers``,
+    ``time_limit`` (seconds per answer) and ``memory_limit_mb`` configure the pool.
     """
 
-    def __init__(self, task: Task, task_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        task_options: Mapping[str, Any] | None = None,
+        *,
+        sandbox: bool | None = None,
+        workers: int = 1,
+        time_limit: float = 2.0,
+        memory_limit_mb: int = 1024,
+    ) -> None:
         self.task = task
-        self.task_options = dict(task_options or {})
+        self.sandboxed = task.sandboxed_scoring if sandbox is None else sandbox
+        self._pool_settings = {
+            "workers": workers,
+            "time_limit": time_limit,
+            "memory_limit_mb": memory_limit_mb,
+        }
+        self._task_options = dict(task_options or {})
         self._pool: ScoringPool | None = None
 
     def __enter__(self) -> Verifier:
-        if self.task.sandboxed_scoring:
-            from skillfactory.sandbox import ScoringPool
-
-            self._pool = ScoringPool(self.task.name, self.task_options)
+        if self.sandboxed:
+            self._pool = ScoringPool(self.task.name, self._task_options, **self._pool_settings)
         return self
 
     def __exit__(
@@ -59,10 +75,10 @@ class Verifier:
     def judge(self, items: Sequence[tuple[Problem, str]]) -> list[Judgement]:
         """Judge ``(problem, completion)`` pairs, in order."""
         pairs = [(problem, self.task.extract_answer(completion)) for problem, completion in items]
-        if self.task.sandboxed_scoring:
+        if self.sandboxed:
             if self._pool is None:
                 raise RuntimeError("a sandboxed verifier judges only inside its `with` block")
             scores = self._pool.score_many(pairs)
         else:
-            scores = [self.task.score(problem, answer) for problem, answer in pairs]
+            scores = [judge(self.task, problem, answer) for problem, answer in pairs]
         return [Judgement(answer, score) for (_, answer), score in zip(pairs, scores, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -14,6 +15,19 @@ from skillfactory.entrypoints import PLUGINS_ENV
 from skillfactory.registry import TRACE_ENV, get_registry
 
 MakeDistribution = Callable[..., Path]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Plugins' caches (reasoning-gym's dataset list) go to a directory of the test run's own."""
+    path = tmp_path_factory.mktemp("skillfactory-cache")
+    previous = os.environ.get("SKILLFACTORY_CACHE_DIR")
+    os.environ["SKILLFACTORY_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["SKILLFACTORY_CACHE_DIR"]
+    else:
+        os.environ["SKILLFACTORY_CACHE_DIR"] = previous
 
 
 @pytest.fixture(autouse=True)
