@@ -79,17 +79,36 @@ def test_the_wheel_declares_the_console_script(wheel):
     assert "skillfactory = skillfactory.cli:cli" in entry_points
 
 
-def docs_examples() -> dict[str, str]:
-    """The example files in docs/plugins.md, by the name in their ``<!-- example: -->`` mark."""
-    text = (ROOT / "docs" / "plugins.md").read_text()
+def docs_examples(page: str) -> dict[str, str]:
+    """The example files in a docs page, by the name in their ``<!-- example: -->`` mark."""
+    text = (ROOT / "docs" / page).read_text()
     pattern = re.compile(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", re.DOTALL)
     return dict(pattern.findall(text))
 
 
-def test_the_plugin_example_in_the_docs_installs_and_works(tmp_path):
-    files = docs_examples()
-    assert set(files) == {"pyproject.toml", "skillfactory_addition.py"}
-    package = tmp_path / "skillfactory-addition"
+CHECK_TASK = """
+import sys
+from skillfactory.registry import get_registry
+from skillfactory.testing import check_task
+
+task_class = get_registry().get("task", sys.argv[1]).factory
+for difficulty in task_class.difficulties:
+    check_task(task_class(), difficulty=difficulty)
+print("conforms")
+"""
+
+
+@pytest.mark.parametrize(
+    ("page", "distribution", "task"),
+    [
+        ("plugins.md", "skillfactory-addition", "addition"),
+        ("tasks.md", "skillfactory-sorting", "sorting"),
+    ],
+)
+def test_a_plugin_example_in_the_docs_installs_and_works(tmp_path, page, distribution, task):
+    files = docs_examples(page)
+    assert set(files) == {"pyproject.toml", f"skillfactory_{task}.py"}
+    package = tmp_path / distribution
     package.mkdir()
     for name, content in files.items():
         (package / name).write_text(content)
@@ -98,44 +117,30 @@ def test_the_plugin_example_in_the_docs_installs_and_works(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("SKILLFACTORY_PLUGINS", None)
 
-    listing = subprocess.run(
-        [sys.executable, "-m", "skillfactory", "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    record = next(r for r in json.loads(listing.stdout) if r["name"] == "addition")
-    assert record["distribution"] == "skillfactory-addition"
-    assert record["registered"]["tasks"] == ["addition"]
+    def skillfactory(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "skillfactory", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+
+    record = next(r for r in json.loads(skillfactory("plugins", "--json")) if r["name"] == task)
+    assert record["distribution"] == distribution
+    assert record["registered"]["tasks"] == [task]
     assert record["errors"] == []
 
-    use = """
-import json
-from skillfactory.registry import get_registry
-from skillfactory.testing import check_task
-task = get_registry().get("task", "addition").factory()
-check_task(task, difficulty=3)
-problems = task.generate(20, difficulty=2, seed=7)
-again = task.generate(20, difficulty=2, seed=7)
-completion = "12 + 30 is 42 <answer>" + problems[0].answer + "</answer>"
-print(json.dumps({
-    "ids_repeat": [p.id for p in problems] == [p.id for p in again],
-    "distinct": len({p.id for p in problems}),
-    "reference": [task.score(p, p.answer).correct for p in problems],
-    "extracted": task.score(problems[0], task.extract_answer(completion)).reason,
-    "wrong": task.score(problems[0], "-1").reason,
-    "junk": task.score(problems[0], "__import__('os')").reason,
-}))
-"""
-    checked = subprocess.run(
-        [sys.executable, "-c", use], capture_output=True, text=True, env=env, check=True
+    conformance = subprocess.run(
+        [sys.executable, "-c", CHECK_TASK, task], capture_output=True, text=True, env=env
     )
-    assert json.loads(checked.stdout) == {
-        "ids_repeat": True,
-        "distinct": 20,
-        "reference": [True] * 20,
-        "extracted": "correct",
-        "wrong": "wrong sum",
-        "junk": "unparseable",
-    }
+    assert conformance.stdout.strip() == "conforms", conformance.stderr
+
+    problems = skillfactory("problems", task, "--count", "25", "--seed", "4")
+    answered = "".join(
+        json.dumps({**row, "completion": f"so <answer>{row['answer']}</answer>"}) + "\n"
+        for row in map(json.loads, problems.splitlines())
+    )
+    scored = [json.loads(line) for line in skillfactory("score", task, stdin=answered).splitlines()]
+    assert [row["reason"] for row in scored] == ["correct"] * 25
