@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from skillfactory import Conversation, Problem, Score, SkillFactoryError, Task, hookimpl
-from skillfactory.answers import extract_answer_block
-from skillfactory.prompts import PROMPT_VARIANTS, solve_prompt
-from skillfactory.tasks.dataset_rows import load_rows, question_id, sample_rows
+from skillfactory.prompts import solve_prompt
+from skillfactory.tasks.dataset_rows import DatasetTask, question_id
 
 MAX_ANSWER_CHARS = 500
 
@@ -31,50 +29,19 @@ _ARTICLE = re.compile(r"^(?:a|an|the)\s+")
 _NOT_TEXT = re.compile(r"[^a-z0-9 ]+")
 
 
-class Csqa(Task):
+class Csqa(DatasetTask):
     name = "csqa"
     description = "CommonsenseQA multiple choice; answer with the letter of the best choice."
-    variants = PROMPT_VARIANTS
-    difficulties = (1,)
+    hub_name = "tau/commonsense_qa"
+    default_split = "validation"
 
-    def __init__(
-        self,
-        *,
-        path: str | Path | None = None,
-        split: str = "validation",
-        cache_dir: str | Path | None = None,
-    ) -> None:
-        self.path = path
-        """A local .jsonl/.json/.parquet file or folder; None loads from the Hub."""
-        self.split = split
-        self.cache_dir = cache_dir
-        self._problems: list[Problem] | None = None
+    def no_problems_message(self) -> str:
+        return (
+            f"csqa: the {self.split!r} data has no answer keys (CommonsenseQA's test split is "
+            f"unlabelled); use split=validation"
+        )
 
-    def problems(self) -> list[Problem]:
-        """Every distinct answered question of the split, loaded once per task object."""
-        if self._problems is None:
-            rows = load_rows(
-                self.name,
-                hub_name="tau/commonsense_qa",
-                hub_config=None,
-                split=self.split,
-                path=self.path,
-                cache_dir=self.cache_dir,
-            )
-            problems: dict[str, Problem] = {}
-            for number, row in enumerate(rows, start=1):
-                problem = self._problem(row, number)
-                if problem is not None:
-                    problems.setdefault(problem.id, problem)
-            if rows and not problems:
-                raise SkillFactoryError(
-                    f"csqa: the {self.split!r} data has no answer keys (CommonsenseQA's test "
-                    f"split is unlabelled); use split=validation"
-                )
-            self._problems = list(problems.values())
-        return self._problems
-
-    def _problem(self, row: Mapping[str, Any], number: int) -> Problem | None:
+    def problem_from_row(self, row: Mapping[str, Any], number: int) -> Problem | None:
         """The row as a problem; None when it has no answer key."""
         question, choices, key = row.get("question"), row.get("choices"), row.get("answerKey")
         labels = choices.get("label") if isinstance(choices, Mapping) else None
@@ -99,10 +66,6 @@ class Csqa(Task):
         data = {"labels": list(labels), "texts": list(texts), "source_id": row.get("id")}
         return Problem(question_id(self.name, statement), self.name, 1, statement, key, data)
 
-    def generate(self, count: int, *, difficulty: int, seed: int) -> list[Problem]:
-        difficulty = self.resolve_difficulty(difficulty)
-        return sample_rows(self.name, self.problems(), count, difficulty=difficulty, seed=seed)
-
     def prompt(self, problem: Problem, variant: str) -> Conversation:
         return solve_prompt(
             variant,
@@ -110,9 +73,6 @@ class Csqa(Task):
             answer_format="the letter of the single best choice",
             example="B",
         )
-
-    def extract_answer(self, completion: str) -> str | None:
-        return extract_answer_block(completion)
 
     def score(self, problem: Problem, answer: str | None) -> Score:
         if answer is None:

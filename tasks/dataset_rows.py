@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from skillfactory.answers import extract_answer_block
 from skillfactory.errors import SkillFactoryError, UsageError, one_line
+from skillfactory.prompts import PROMPT_VARIANTS
+from skillfactory.records import Problem
+from skillfactory.task import Task
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 """The ``datasets`` builder for each kind of local file."""
@@ -96,3 +101,67 @@ def sample_rows(
 def question_id(task: str, question: str) -> str:
     """A stable problem id: the same question of the same task always gets the same one."""
     return hashlib.sha256(f"{task}/{question}".encode()).hexdigest()[:16]
+
+
+class DatasetTask(Task):
+    """A task whose problems are the rows of a real benchmark dataset.
+
+    Subclasses name the Hub dataset and turn one row into a :class:`Problem`; loading
+    (Hub or ``path``), de-duplication and the seeded sample are shared here. The rows
+    are loaded once per task object, on first use, not when the plugin is imported.
+    """
+
+    hub_name: ClassVar[str]
+    hub_config: ClassVar[str | None] = None
+    default_split: ClassVar[str]
+    variants = PROMPT_VARIANTS
+    difficulties = (1,)
+
+    def __init__(
+        self,
+        *,
+        path: str | Path | None = None,
+        split: str | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        self.path = path
+        """A local .jsonl/.json/.parquet file or folder; None loads from the Hub."""
+        self.split = split or self.default_split
+        self.cache_dir = cache_dir
+        self._problems: list[Problem] | None = None
+
+    @abstractmethod
+    def problem_from_row(self, row: Mapping[str, Any], number: int) -> Problem | None:
+        """Row ``number`` (from 1) as a problem, None to skip it; raise for a malformed row."""
+
+    def no_problems_message(self) -> str:
+        """What to say when the split has rows but none of them makes a problem."""
+        return f"{self.name}: no row of the {self.split!r} data makes a problem"
+
+    def problems(self) -> list[Problem]:
+        """Every distinct usable row of the split as a problem, loaded once per task object."""
+        if self._problems is None:
+            rows = load_rows(
+                self.name,
+                hub_name=self.hub_name,
+                hub_config=self.hub_config,
+                split=self.split,
+                path=self.path,
+                cache_dir=self.cache_dir,
+            )
+            problems: dict[str, Problem] = {}
+            for number, row in enumerate(rows, start=1):
+                problem = self.problem_from_row(row, number)
+                if problem is not None:
+                    problems.setdefault(problem.id, problem)
+            if rows and not problems:
+                raise SkillFactoryError(self.no_problems_message())
+            self._problems = list(problems.values())
+        return self._problems
+
+    def generate(self, count: int, *, difficulty: int, seed: int) -> list[Problem]:
+        difficulty = self.resolve_difficulty(difficulty)
+        return sample_rows(self.name, self.problems(), count, difficulty=difficulty, seed=seed)
+
+    def extract_answer(self, completion: str) -> str | None:
+        return extract_answer_block(completion)

@@ -14,15 +14,13 @@ all equal 1250, while "1250.5" and "2500/2 + 0" do not.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from skillfactory import Conversation, Problem, Score, SkillFactoryError, Task, hookimpl
-from skillfactory.answers import extract_answer_block
-from skillfactory.prompts import PROMPT_VARIANTS, solve_prompt
-from skillfactory.tasks.dataset_rows import load_rows, question_id, sample_rows
+from skillfactory.prompts import solve_prompt
+from skillfactory.tasks.dataset_rows import DatasetTask, question_id
 
 MAX_NUMBER_CHARS = 60
 """A longer answer is unparseable; GSM8K's answers are short."""
@@ -34,44 +32,14 @@ _CURRENCY = re.compile(r"^([-+]?)\s*(?:\\?\$|£|€|usd\b)\s*", re.IGNORECASE)
 _UNITS = re.compile(r"^(.*?[0-9.])\s*(?:%|\\%|[A-Za-z][A-Za-z .'/²³-]*)$")
 
 
-class Gsm8k(Task):
+class Gsm8k(DatasetTask):
     name = "gsm8k"
     description = "Grade-school math word problems (GSM8K); answer with the final number."
-    variants = PROMPT_VARIANTS
-    difficulties = (1,)
+    hub_name = "openai/gsm8k"
+    hub_config = "main"
+    default_split = "test"
 
-    def __init__(
-        self,
-        *,
-        path: str | Path | None = None,
-        split: str = "test",
-        cache_dir: str | Path | None = None,
-    ) -> None:
-        self.path = path
-        """A local .jsonl/.json/.parquet file or folder; None loads from the Hub."""
-        self.split = split
-        self.cache_dir = cache_dir
-        self._problems: list[Problem] | None = None
-
-    def problems(self) -> list[Problem]:
-        """Every distinct question of the split, loaded once per task object."""
-        if self._problems is None:
-            rows = load_rows(
-                self.name,
-                hub_name="openai/gsm8k",
-                hub_config="main",
-                split=self.split,
-                path=self.path,
-                cache_dir=self.cache_dir,
-            )
-            problems: dict[str, Problem] = {}
-            for number, row in enumerate(rows, start=1):
-                problem = self._problem(row, number)
-                problems.setdefault(problem.id, problem)
-            self._problems = list(problems.values())
-        return self._problems
-
-    def _problem(self, row: dict[str, Any], number: int) -> Problem:
+    def problem_from_row(self, row: Mapping[str, Any], number: int) -> Problem:
         question, solution = row.get("question"), row.get("answer")
         gold = gold_answer(solution) if isinstance(solution, str) else None
         if not isinstance(question, str) or gold is None:
@@ -81,10 +49,6 @@ class Gsm8k(Task):
             )
         return Problem(question_id(self.name, question), self.name, 1, question, gold, {})
 
-    def generate(self, count: int, *, difficulty: int, seed: int) -> list[Problem]:
-        difficulty = self.resolve_difficulty(difficulty)
-        return sample_rows(self.name, self.problems(), count, difficulty=difficulty, seed=seed)
-
     def prompt(self, problem: Problem, variant: str) -> Conversation:
         return solve_prompt(
             variant,
@@ -92,9 +56,6 @@ class Gsm8k(Task):
             answer_format="the final number alone, without units",
             example="42",
         )
-
-    def extract_answer(self, completion: str) -> str | None:
-        return extract_answer_block(completion)
 
     def score(self, problem: Problem, answer: str | None) -> Score:
         if answer is None:
