@@ -28,9 +28,7 @@ def show_plugins(records: Sequence[PluginRecord]) -> None:
         table.add_column(column)
     for record in records:
         registered = "\n".join(
-            f"{key}: {', '.join(sorted(names))}"
-            for key, names in record.registered.items()
-            if names
+            f"{key}: {_names(names)}" for key, names in record.registered.items() if names
         )
         distribution = " ".join(filter(None, (record.distribution, record.version)))
         problems = [f"[red]{_escape(error)}[/]" for error in record.errors]
@@ -69,6 +67,18 @@ def _levels(levels: Sequence[int]) -> str:
     if len(levels) > 2 and list(levels) == list(range(levels[0], levels[-1] + 1)):
         return f"{levels[0]}-{levels[-1]}"
     return ", ".join(str(level) for level in levels)
+
+
+MAX_NAMES_SHOWN = 6
+"""A plugin that registers more names than this (a bridge to a whole library) is summarised."""
+
+
+def _names(names: Sequence[str]) -> str:
+    ordered = sorted(names)
+    if len(ordered) <= MAX_NAMES_SHOWN:
+        return ", ".join(ordered)
+    shown = ", ".join(ordered[: MAX_NAMES_SHOWN - 1])
+    return f"{len(ordered)}: {shown}, … (--json lists all)"
 
 
 def _print(renderable: object) -> None:

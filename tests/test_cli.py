@@ -210,3 +210,37 @@ def test_debug_lets_the_traceback_through(runner, monkeypatch, commands_distribu
 
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
+
+
+MANY_SKILLS = """
+    from skillfactory import Skill, hookimpl
+
+
+    def make(index):
+        class Numbered(Skill):
+            name = f"skill-{index:02d}"
+            description = f"Skill number {index}."
+
+            def arrange(self, attempts, rng):
+                return None
+
+        return Numbered
+
+
+    @hookimpl
+    def register_skills(register):
+        for index in range(12):
+            register(make(index))
+"""
+
+
+def test_a_plugin_with_many_names_is_summarised_in_the_table(runner, make_distribution):
+    make_distribution(
+        "skillfactory-many", plugins={"many": "sf_test_many"}, modules={"sf_test_many": MANY_SKILLS}
+    )
+    table = runner.invoke(cli, ["plugins"])
+    as_json = json.loads(runner.invoke(cli, ["plugins", "--json"]).stdout)
+
+    assert "skills: 12: skill-00, skill-01, skill-02, skill-03, skill-04, …" in table.stdout
+    assert "skill-11" not in table.stdout
+    assert len(as_json[0]["registered"]["skills"]) == 12
