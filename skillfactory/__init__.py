@@ -15,14 +15,16 @@ from skillfactory.hookspecs import hookimpl
 from skillfactory.records import (
     Attempt,
     Conversation,
+    Draft,
+    InMemoryTexts,
     Message,
     Problem,
-    Reflection,
+    Question,
     Score,
     Segment,
 )
 from skillfactory.sampler import Sampler, SamplingSettings
-from skillfactory.skill import Skill
+from skillfactory.skill import ComposeSettings, Skill
 from skillfactory.task import Task
 from skillfactory.trainer import Trainer
 
@@ -30,11 +32,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "ComposeSettings",
     "Conversation",
+    "Draft",
+    "InMemoryTexts",
     "Message",
     "PluginUnavailable",
     "Problem",
-    "Reflection",
+    "Question",
     "Sampler",
     "SamplingSettings",
     "Score",

@@ -7,9 +7,9 @@ row of a ``datasets.Dataset`` or one JSON line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
 
 class Message(TypedDict):
@@ -89,34 +89,93 @@ class Score:
         return self.value == 1.0
 
 
-@dataclass(frozen=True)
-class Reflection:
-    """The model's own check of one attempt and the verdict it reached."""
+class TextSource(Protocol):
+    """Where a question's attempt and reflection texts live.
 
-    text: str
-    verdict: bool | None
-    """True for "correct", False for "incorrect", None when no single verdict could be read."""
+    Composition decides with small records and reads text only for the attempts a
+    trace shows, so a million reflections never have to become Python strings.
+    """
+
+    def attempt_text(self, index: int) -> str: ...
+
+    def reflection_text(self, index: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class InMemoryTexts:
+    """Texts in two lists, indexed by :attr:`Attempt.index` and :attr:`Attempt.reflection`."""
+
+    attempts: Sequence[str]
+    reflections: Sequence[str] = ()
+
+    def attempt_text(self, index: int) -> str:
+        return self.attempts[index]
+
+    def reflection_text(self, index: int) -> str:
+        return self.reflections[index]
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One sampled answer to a question, judged by the task's verifier."""
+    """One sampled answer to a question, judged by the task's verifier.
 
-    text: str
-    """The completion as the model wrote it."""
-    answer: str | None
-    """The answer extracted from ``text``, or None when there was none."""
+    Its text stays in the question's :class:`TextSource`; skills decide from these
+    fields alone.
+    """
+
+    index: int
+    """The key to its text in the question's text source."""
     correct: bool
-    """The verifier's judgement, which is the ground truth reflections are filtered against."""
+    """The verifier's judgement: the ground truth reflections are filtered against."""
+    answer: str | None
+    """The answer extracted from the attempt, or None when there was none."""
     variant: str
     """The prompt variant that produced it."""
-    reflections: tuple[Reflection, ...] = ()
-    """Reflections whose verdict agrees with ``correct`` (the others are filtered out)."""
+    reflection: int | None = None
+    """The key to one of its reflections whose verdict agrees with ``correct`` (chosen at
+    random among them), or None when it has none."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """Everything composition knows about one question: its prompt and its judged attempts."""
+
+    id: str
+    prompt: Conversation
+    """The chat messages before the trace: the user turn of every trace built from it."""
+    attempts: tuple[Attempt, ...]
+    texts: TextSource = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One piece of a composed trace; the composer joins segments into the final text."""
+    """Something shown after the thinking, before the final answer: a phrase or a copied attempt."""
 
-    kind: Literal["sample", "reflect", "phrase", "answer"]
-    text: str
+    text: str = ""
+    attempt: Attempt | None = None
+    """When set, the segment shows this attempt again as a ``<sample>`` block."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A trace being built; skills return changed copies (``dataclasses.replace``).
+
+    Rendered as ``<think>`` + each attempt in a ``<sample>`` block (followed by its
+    reflection in a ``<reflect>`` block when ``reflect`` is set) with a joining phrase
+    between pairs + ``</think>`` + ``closing`` segments + an ending phrase +
+    ``<answer>`` with the answer of ``answer_from`` (the last attempt by default).
+    """
+
+    attempts: tuple[Attempt, ...] = ()
+    reflect: bool = False
+    closing: tuple[Segment, ...] = ()
+    answer_from: Attempt | None = None
+    format: str = ""
+    """The label of the trace's format, e.g. ``3C`` or ``*CC`` (see docs/skills.md)."""
+
+    @property
+    def final(self) -> Attempt | None:
+        """The attempt whose answer the trace gives."""
+        if self.answer_from is not None:
+            return self.answer_from
+        return self.attempts[-1] if self.attempts else None

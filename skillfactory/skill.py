@@ -5,27 +5,53 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from skillfactory.records import Attempt, Segment
+from skillfactory.records import Draft, Question
+
+
+@dataclass(frozen=True)
+class ComposeSettings:
+    """What every skill may consult while composing."""
+
+    max_attempts: int = 5
+    """The most attempts one trace shows (the paper's L_max is 5)."""
+    order: Literal["correct-last", "random"] = "correct-last"
+    """``random`` is the paper's "no sample order" ablation: the last attempt may be wrong."""
+    reflections: bool = True
+    """False is the paper's "no reflections" ablation: no ``<reflect>`` blocks, neutral glue."""
 
 
 class Skill(ABC):
     """One cognitive behaviour a trace can show, e.g. verifying an answer or retrying.
 
-    A skill arranges a question's attempts (each judged by the verifier, each with
-    the reflections that agree with that judgement) into trace segments, and owns
-    the short phrases that join them. Randomness comes only from the ``rng`` it is
-    handed, so that a seed reproduces every trace.
+    Composition starts from an empty :class:`~skillfactory.records.Draft` and hands
+    it to each selected skill in ascending ``stage`` order; each returns the draft
+    with its contribution (which attempts, in which order, reflections, closing
+    segments, the format label), or None when this question's attempts cannot show
+    the skill, which skips the question for this trace. Randomness comes only from
+    the ``rng`` it is handed, so that a seed reproduces every trace.
     """
 
     name: ClassVar[str]
     """What users list in ``--skills``: short, lower case, no spaces or commas."""
     description: ClassVar[str]
     """One line for ``skillfactory skills``."""
+    stage: ClassVar[int] = 50
+    """Skills apply in ascending stage: choosing attempts first (built-ins use 10-20),
+    then adding to the end of the trace (30-40)."""
+    requires: ClassVar[Sequence[str]] = ()
+    """Names of skills that must be selected too, e.g. ``retry`` builds on ``verify``."""
+    needs_reflections: ClassVar[bool] = False
+    """True when every attempt in the trace must come with an agreeing reflection."""
     phrases: ClassVar[Mapping[str, Sequence[str]]] = {}
-    """Joining phrases by purpose (e.g. ``"after_incorrect"``), several variants each."""
+    """Joining phrases by purpose, several variants each. The composer joins an attempt
+    to the next with ``after_correct`` or ``after_incorrect`` phrases (plus its own
+    neutral ones); a skill's own purposes are its business."""
 
     @abstractmethod
-    def arrange(self, attempts: Sequence[Attempt], rng: random.Random) -> list[Segment] | None:
-        """Arrange attempts into trace segments, or return None when they cannot show this skill."""
+    def apply(
+        self, draft: Draft, question: Question, settings: ComposeSettings, rng: random.Random
+    ) -> Draft | None:
+        """The draft with this skill's contribution, or None when the question cannot show it."""

@@ -92,15 +92,21 @@ def make_distribution(
 
 
 ECHO_SKILL = """
-    from skillfactory import Segment, Skill, hookimpl
+    from dataclasses import replace
+
+    from skillfactory import Skill, hookimpl
 
 
     class EchoSkill(Skill):
         name = "echo"
         description = "Shows every attempt as a sample, in the order given."
+        stage = 10
 
-        def arrange(self, attempts, rng):
-            return [Segment("sample", attempt.text) for attempt in attempts] or None
+        def apply(self, draft, question, settings, rng):
+            if not question.attempts:
+                return None
+            shown = question.attempts[: settings.max_attempts]
+            return replace(draft, attempts=shown, format="echo")
 
 
     @hookimpl

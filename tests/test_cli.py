@@ -221,7 +221,7 @@ MANY_SKILLS = """
             name = f"skill-{index:02d}"
             description = f"Skill number {index}."
 
-            def arrange(self, attempts, rng):
+            def apply(self, draft, question, settings, rng):
                 return None
 
         return Numbered

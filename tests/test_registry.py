@@ -7,7 +7,14 @@ import random
 import pytest
 from conftest import ECHO_SKILL, MakeDistribution
 
-from skillfactory import Attempt, Segment, UnknownNameError
+from skillfactory import (
+    Attempt,
+    ComposeSettings,
+    Draft,
+    InMemoryTexts,
+    Question,
+    UnknownNameError,
+)
 from skillfactory.registry import KINDS, load_registry
 
 BROKEN_IMPORT = """
@@ -22,7 +29,7 @@ RAISING_HOOK = """
         name = "half"
         description = "Registered just before the hook fails."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
@@ -40,7 +47,7 @@ DUPLICATE_NAME = """
         name = "echo"
         description = "Tries to take a name that is already taken."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
@@ -48,7 +55,7 @@ DUPLICATE_NAME = """
         name = "mirror"
         description = "A second skill in the same hook, with a free name."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return list(reversed([]))
 
 
@@ -66,8 +73,10 @@ def test_a_working_third_party_skill_is_registered_and_usable(echo_distribution)
     assert registration.plugin == "echo"
     assert registration.distribution == "skillfactory-echo"
     skill = registration.factory()
-    attempts = [Attempt("12 + 3 = 15 <answer>12 + 3</answer>", "12 + 3", True, "original")]
-    assert skill.arrange(attempts, random.Random(0)) == [Segment("sample", attempts[0].text)]
+    attempts = (Attempt(0, True, "12 + 3", "original"), Attempt(1, False, "12", "rephrase"))
+    question = Question("q1", [], attempts, InMemoryTexts(["12 + 3 = 15", "12"]))
+    draft = skill.apply(Draft(), question, ComposeSettings(max_attempts=1), random.Random(0))
+    assert draft == Draft(attempts=attempts[:1], format="echo")
 
     record = next(record for record in registry.plugins if record.name == "echo")
     assert record.ok
@@ -157,7 +166,7 @@ INVALID_REGISTRATIONS = """
         name = "quiet"
         description = ""
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
@@ -165,13 +174,13 @@ INVALID_REGISTRATIONS = """
         name = "Verify, Retry"
         description = "A name that cannot be typed in a comma-separated list."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
     class Unfinished(Skill):
         name = "unfinished"
-        description = "Forgets to implement arrange."
+        description = "Forgets to implement apply."
 
 
     class NotASkill(Task):
@@ -183,7 +192,7 @@ INVALID_REGISTRATIONS = """
         name = "fine"
         description = "The one valid registration."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
@@ -212,7 +221,7 @@ def test_each_invalid_registration_is_rejected_with_its_reason(make_distribution
         record.errors[0] == "register_skills: NoDescription.description must be one non-empty line"
     )
     assert record.errors[1].startswith("register_skills: BadName.name must be lower case")
-    assert record.errors[2] == "register_skills: Unfinished does not implement arrange"
+    assert record.errors[2] == "register_skills: Unfinished does not implement apply"
     assert record.errors[3] == (
         "register_skills: class sf_test_invalid.NotASkill is not a subclass of skillfactory.Skill"
     )
@@ -232,7 +241,7 @@ MISNAMED_HOOKS = """
         name = "fine"
         description = "Registered by the correctly named hook."
 
-        def arrange(self, attempts, rng):
+        def apply(self, draft, question, settings, rng):
             return None
 
 
