@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from skillfactory import __version__
+from skillfactory.compose_command import compose_command
 from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
 from skillfactory.registry import KINDS, Kind, get_registry
@@ -156,3 +157,4 @@ for _kind in KINDS.values():
     cli.add_command(_listing_command(_kind))
 cli.add_command(problems)
 cli.add_command(score)
+cli.add_command(compose_command)

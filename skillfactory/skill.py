@@ -21,6 +21,9 @@ class ComposeSettings:
     """``random`` is the paper's "no sample order" ablation: the last attempt may be wrong."""
     reflections: bool = True
     """False is the paper's "no reflections" ablation: no ``<reflect>`` blocks, neutral glue."""
+    length: int | None = None
+    """When set, the number of attempts the skill that chooses them should pick (the paper's
+    ``*C_full`` composes one trace per length); None lets it draw a length."""
 
 
 class Skill(ABC):
