@@ -21,6 +21,7 @@ from skillfactory.compose_command import compose_command
 from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
 from skillfactory.registry import KINDS, Kind, get_registry
+from skillfactory.scaffold import new_plugin
 from skillfactory.task_commands import problems, score
 
 DEBUG_ENV = "SKILLFACTORY_DEBUG"
@@ -46,9 +47,9 @@ def one_line_errors(debug: bool) -> Iterator[None]:
         raise
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-        raise OneLineError(error.format_message() + hint, 2) from error
+        raise OneLineError(_joined(error.format_message()) + hint, 2) from error
     except click.ClickException as error:
-        raise OneLineError(error.format_message(), error.exit_code) from error
+        raise OneLineError(_joined(error.format_message()), error.exit_code) from error
     except SkillFactoryError as error:
         if debug:
             raise
@@ -62,6 +63,11 @@ def one_line_errors(debug: bool) -> Iterator[None]:
             raise
         message = f"unexpected {one_line(error)} (rerun with --debug to see the traceback)"
         raise OneLineError(message, 1) from error
+
+
+def _joined(message: str) -> str:
+    """Click spreads some messages over lines (a choice's options); keep them on one."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 class SkillFactoryGroup(click.Group):
@@ -158,3 +164,4 @@ for _kind in KINDS.values():
 cli.add_command(problems)
 cli.add_command(score)
 cli.add_command(compose_command)
+cli.add_command(new_plugin)

@@ -165,7 +165,7 @@ def test_an_unknown_name_lists_the_known_ones(runner, echo_distribution):
 def test_an_unknown_command_lists_the_commands(runner):
     result = runner.invoke(cli, ["evaluate-everything"])
 
-    assert_one_line_error(result, 2, "no such command 'evaluate-everything'; commands: plugins,")
+    assert_one_line_error(result, 2, "no such command 'evaluate-everything'; commands: compose,")
 
 
 def test_a_bad_value_is_a_usage_error(runner, commands_distribution):
@@ -244,3 +244,12 @@ def test_a_plugin_with_many_names_is_summarised_in_the_table(runner, make_distri
     assert "skills: 12: skill-00, skill-01, skill-02, skill-03, skill-04, …" in table.stdout
     assert "skill-11" not in table.stdout
     assert len(as_json[0]["registered"]["skills"]) == 12
+
+
+def test_a_missing_choice_is_still_one_line(runner):
+    result = runner.invoke(
+        cli,
+        ["compose", "--skills", "verify", "--input", ".", "--output", "o", "--order", "sideways"],
+    )
+
+    assert_one_line_error(result, 2, "Invalid value for '--order': 'sideways' is not one of")
