@@ -94,9 +94,8 @@ def test_sft_trainer_trains_on_composed_traces_with_loss_on_the_reply_only(tmp_p
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
 
-    masks = trainer.train_dataset["assistant_masks"]
-    assert all(0 < sum(mask) < len(mask) for mask in masks), (
-        "the prompt is masked, the reply is not"
-    )
+    for labels in trainer.train_dataset["labels"]:
+        learned = sum(label != -100 for label in labels)
+        assert 0 < learned < len(labels), "the prompt is masked out, the reply is learned"
     result = trainer.train()
     assert math.isfinite(result.training_loss)
