@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -264,3 +264,41 @@ class ArrowTexts:
 
     def reflection_text(self, index: int) -> str:
         return self._reflections[index]
+
+
+def to_numpy(column: pa.ChunkedArray | pa.Array, dtype: type, null: Any = 0) -> np.ndarray:
+    """A boolean or integer column as numpy, straight from its buffers; nulls become ``null``.
+
+    Arrow's own ``to_numpy`` and ``fill_null`` (like ``pa.array``) import pandas, which
+    costs a fifth of a second.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        start, end = chunk.offset, chunk.offset + len(chunk)
+        validity, data = chunk.buffers()[:2]
+        if pa.types.is_boolean(chunk.type):
+            part = _bits(data, start, end)
+        else:
+            part = np.frombuffer(data, dtype=_NUMPY_INTEGERS[chunk.type.id])[start:end]
+        if chunk.null_count:
+            part = np.where(_bits(validity, start, end), part, null)
+        parts.append(part)
+    if not parts:
+        return np.zeros(0, dtype=dtype)
+    return np.asarray(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype=dtype)
+
+
+def _bits(buffer: pa.Buffer, start: int, end: int) -> np.ndarray:
+    packed = np.frombuffer(buffer, dtype=np.uint8)[start // 8 : (end + 7) // 8]
+    return np.unpackbits(packed, bitorder="little")[start % 8 : start % 8 + end - start].view(bool)
+
+
+_NUMPY_INTEGERS = {
+    pa.int8().id: np.int8,
+    pa.int16().id: np.int16,
+    pa.int32().id: np.int32,
+    pa.int64().id: np.int64,
+}

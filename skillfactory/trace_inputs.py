@@ -5,8 +5,9 @@ project's own (``skillfactory``: one row per attempt) and the paper authors'
 released data (``authors``), each as a JSON Lines file or a saved ``datasets``
 directory. At paper scale that is 256,000 attempts and a million reflections, so
 the work is done column-wise in Arrow: verdicts are matched with Arrow's regular
-expressions, the one agreeing reflection per attempt is chosen with numpy, and no
-text becomes a Python string until a trace shows it (:mod:`skillfactory.arrow_texts`).
+expressions (:mod:`skillfactory.arrow_verdicts`), the one agreeing reflection per
+attempt is chosen with numpy, and no text becomes a Python string until a trace
+shows it (:mod:`skillfactory.arrow_texts`).
 
 A row that cannot be an attempt (a missing or null field, a wrong type, an empty
 list) is counted in :class:`InputSummary` and skipped; only a file that fits
@@ -19,7 +20,6 @@ import gc
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +30,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from skillfactory.arrow_texts import (
-    RELEASE_EVERY_BYTES,
     ArrowStrings,
     ArrowTexts,
     SavedDataset,
     Strings,
-    chunk_runs,
     map_saved_dataset,
+    to_numpy,
 )
+from skillfactory.arrow_verdicts import verdicts
 from skillfactory.errors import UsageError
 from skillfactory.records import Attempt, Message, Question
-from skillfactory.verdicts import VERDICT_PATTERN
 
 FORMATS = ("auto", "skillfactory", "authors")
 ROLES = ("system", "user", "assistant")
@@ -358,7 +357,7 @@ class _Reader:
         return column
 
     def require(self, column: pa.ChunkedArray) -> None:
-        self.valid &= _numpy(pc.is_valid(column), bool)
+        self.valid &= to_numpy(pc.is_valid(column), bool)
 
     def listed(
         self, name: str, item: pa.DataType, fits: Callable[[pa.DataType], bool]
@@ -368,7 +367,7 @@ class _Reader:
         if pa.types.is_null(column.type.value_type):
             column = column.cast(pa.list_(item))
         self.require(column)
-        return pc.list_flatten(column), _numpy(pc.list_parent_indices(column), np.int64)
+        return pc.list_flatten(column), to_numpy(pc.list_parent_indices(column), np.int64)
 
     def first(
         self,
@@ -386,7 +385,7 @@ class _Reader:
             first[parents[starts]] = starts
         self.valid &= first >= 0
         if not nullable:
-            present = _numpy(pc.is_valid(values), bool)
+            present = to_numpy(pc.is_valid(values), bool)
             self.valid &= present[np.maximum(first, 0)] if len(present) else False
         return values, first
 
@@ -401,44 +400,6 @@ def _is_list(kind: pa.DataType) -> bool:
 
 def _items(fits: Callable[[pa.DataType], bool]) -> Callable[[pa.DataType], bool]:
     return lambda kind: fits(kind.value_type) or pa.types.is_null(kind.value_type)
-
-
-def _numpy(column: pa.ChunkedArray | pa.Array, dtype: type, null: Any = 0) -> np.ndarray:
-    """A boolean or integer column as numpy, straight from its buffers; nulls become ``null``.
-
-    Arrow's own ``to_numpy`` and ``fill_null`` (like ``pa.array``) import pandas, which
-    costs a fifth of a second.
-    """
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    parts = []
-    for chunk in chunks:
-        if not len(chunk):
-            continue
-        start, end = chunk.offset, chunk.offset + len(chunk)
-        validity, data = chunk.buffers()[:2]
-        if pa.types.is_boolean(chunk.type):
-            part = _bits(data, start, end)
-        else:
-            part = np.frombuffer(data, dtype=_NUMPY_INTEGERS[chunk.type.id])[start:end]
-        if chunk.null_count:
-            part = np.where(_bits(validity, start, end), part, null)
-        parts.append(part)
-    if not parts:
-        return np.zeros(0, dtype=dtype)
-    return np.asarray(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype=dtype)
-
-
-def _bits(buffer: pa.Buffer, start: int, end: int) -> np.ndarray:
-    packed = np.frombuffer(buffer, dtype=np.uint8)[start // 8 : (end + 7) // 8]
-    return np.unpackbits(packed, bitorder="little")[start % 8 : start % 8 + end - start].view(bool)
-
-
-_NUMPY_INTEGERS = {
-    pa.int8().id: np.int8,
-    pa.int16().id: np.int16,
-    pa.int32().id: np.int32,
-    pa.int64().id: np.int64,
-}
 
 
 def _arrow_indices(values: np.ndarray) -> pa.Array:
@@ -474,7 +435,7 @@ def _read_skillfactory(reader: _Reader) -> _Columns:
         completion_at=positions,
         answers=reader.text("extracted", nullable=True),
         answer_at=positions,
-        correct=_numpy(correct, bool, False),
+        correct=to_numpy(correct, bool, False),
         reflections=reflections,
         reflection_row=reflection_row,
     )
@@ -484,7 +445,7 @@ def _check_messages(reader: _Reader, prompts: pa.ChunkedArray) -> None:
     """A prompt needs at least one message, each with a known role and a content."""
     reader.require(prompts)
     messages = pc.list_flatten(prompts)
-    parents = _numpy(pc.list_parent_indices(prompts), np.int64)
+    parents = to_numpy(pc.list_parent_indices(prompts), np.int64)
     reader.valid &= np.bincount(parents, minlength=reader.rows)[: reader.rows] > 0
     if not len(messages):
         return
@@ -495,14 +456,14 @@ def _check_messages(reader: _Reader, prompts: pa.ChunkedArray) -> None:
             pc.is_valid(pc.struct_field(messages, "content")),
         ),
     )
-    reader.valid[parents[~_numpy(good, bool, False)]] = False
+    reader.valid[parents[~to_numpy(good, bool, False)]] = False
 
 
 def _read_authors(reader: _Reader) -> _Columns:
     completions, completion_at = reader.first(RESPONSES, pa.string(), _items(_is_text))
     answers, answer_at = reader.first(EXTRACTED, pa.string(), _items(_is_text), nullable=True)
     verdicts, verdict_at = reader.first(IS_CORRECT, pa.bool_(), _items(pa.types.is_boolean))
-    flags = _numpy(verdicts, bool, False)
+    flags = to_numpy(verdicts, bool, False)
     reflections, reflection_row = reader.listed(REFLECTIONS, pa.string(), _items(_is_text))
     return _Columns(
         rows=reader.rows,
@@ -524,92 +485,6 @@ _READERS: dict[str, Callable[[_Reader], _Columns]] = {
     "skillfactory": _read_skillfactory,
     "authors": _read_authors,
 }
-
-
-# --- Verdicts -----------------------------------------------------------------------------
-
-PYTHON_SPACES = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
-"""What Python's ``\\s`` matches in text (nothing above U+3000 is a space)."""
-
-PYTHON_CASE_EXTRAS = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
-"""Non-ASCII letters Python's case-insensitive ``re`` also matches: dotted and dotless i,
-the Kelvin sign, long s."""
-
-
-def re2_pattern(pattern: str) -> str:
-    """``pattern`` rewritten so that Arrow's RE2 matches exactly what Python's ``re`` does.
-
-    RE2's ``\\s`` is ASCII-only and its case folding differs from Python's for a
-    few letters, so spaces and letters become explicit classes (which also keeps
-    RE2's fast literal scan for the leading ``<``). Only the simple patterns a
-    verdict needs are supported: literals, ``\\s``, groups, alternation, ``*+?``.
-    """
-    out = []
-    position = 0
-    while position < len(pattern):
-        char = pattern[position]
-        if char == "\\":
-            escape = pattern[position : position + 2]
-            if escape == r"\s":
-                out.append("[" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_SPACES) + "]")
-            elif escape[1:].isalnum():
-                raise ValueError(f"cannot translate {escape!r} for RE2")
-            else:
-                out.append(escape)
-            position += 2
-            continue
-        if char in "[{" or pattern.startswith("(?", position):
-            raise ValueError(f"cannot translate {pattern[position : position + 2]!r} for RE2")
-        if char.isascii() and char.isalpha():
-            variants = char.lower() + char.upper() + PYTHON_CASE_EXTRAS.get(char.lower(), "")
-            out.append("[" + "".join(f"\\x{{{ord(c):x}}}" for c in variants) + "]")
-        else:
-            out.append(char)
-        position += 1
-    return "".join(out)
-
-
-def _verdict_patterns() -> tuple[str, str]:
-    group = "(correct|incorrect)"
-    if VERDICT_PATTERN.count(group) != 1:
-        raise ValueError(f"VERDICT_PATTERN no longer has one {group} group")
-    return (
-        re2_pattern(VERDICT_PATTERN.replace(group, "correct")),
-        re2_pattern(VERDICT_PATTERN.replace(group, "incorrect")),
-    )
-
-
-CORRECT_PATTERN, INCORRECT_PATTERN = _verdict_patterns()
-
-
-def verdicts(
-    reflections: pa.ChunkedArray | pa.Array, release: Callable[[], None] = _nothing
-) -> np.ndarray:
-    """Per reflection: 1 for a correct verdict, 0 for incorrect, -1 for none or both kinds.
-
-    The column-wise twin of :func:`skillfactory.verdicts.parse_verdict`; nulls have none.
-    The two kinds are matched in two threads (Arrow lets go of the GIL), a slice of
-    about 64 MB at a time, calling ``release`` after each so that memory-mapped
-    text read so far can leave the process's memory.
-    """
-    chunks = reflections.chunks if isinstance(reflections, pa.ChunkedArray) else [reflections]
-    found: list[list[np.ndarray]] = [[], []]
-    with ThreadPoolExecutor(2) as pool:
-        for group in chunk_runs(chunks, RELEASE_EVERY_BYTES):
-            column = pa.chunked_array(group, type=reflections.type)
-            patterns = (CORRECT_PATTERN, INCORRECT_PATTERN)
-            for kind, hits in enumerate(pool.map(_matches, (column, column), patterns)):
-                found[kind].append(hits)
-            release()
-    correct, incorrect = (np.concatenate(parts) if parts else np.zeros(0, bool) for parts in found)
-    result = np.full(len(correct), -1, dtype=np.int8)
-    result[correct & ~incorrect] = 1
-    result[incorrect & ~correct] = 0
-    return result
-
-
-def _matches(column: pa.ChunkedArray, pattern: str) -> np.ndarray:
-    return _numpy(pc.match_substring_regex(column, pattern), bool, False)
 
 
 # --- Choosing and grouping ----------------------------------------------------------------
@@ -699,7 +574,7 @@ def _groups(keys: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, list[s
     chunks = [chunk for chunk in encoded.chunks if len(chunk)]
     if not chunks or not len(rows):
         return np.zeros(len(rows), dtype=np.int64), []
-    codes = np.concatenate([_numpy(chunk.indices, np.int64) for chunk in chunks])[rows]
+    codes = np.concatenate([to_numpy(chunk.indices, np.int64) for chunk in chunks])[rows]
     present, first = np.unique(codes, return_index=True)
     order = present[np.argsort(first, kind="stable")]
     number = np.zeros(len(chunks[0].dictionary), dtype=np.int64)
@@ -713,7 +588,7 @@ def _strings(column: pa.ChunkedArray, positions: np.ndarray) -> list[str | None]
         return []
     encoded = pc.dictionary_encode(column.take(_arrow_indices(positions))).combine_chunks()
     values = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
-    codes = _numpy(encoded.indices, np.int64, len(values) - 1)
+    codes = to_numpy(encoded.indices, np.int64, len(values) - 1)
     return values[codes].tolist()
 
 

@@ -14,14 +14,8 @@ import pytest
 
 from skillfactory import UsageError
 from skillfactory.arrow_texts import ArrowStrings, FileStrings, map_saved_dataset
-from skillfactory.trace_inputs import (
-    PYTHON_CASE_EXTRAS,
-    PYTHON_SPACES,
-    InputSummary,
-    re2_pattern,
-    read_questions,
-    verdicts,
-)
+from skillfactory.arrow_verdicts import PYTHON_CASE_EXTRAS, PYTHON_SPACES, re2_pattern, verdicts
+from skillfactory.trace_inputs import InputSummary, read_questions
 from skillfactory.verdicts import VERDICT_PATTERN, parse_verdict
 
 DATA = Path(__file__).parent / "data" / "compose"
