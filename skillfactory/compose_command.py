@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def compose_command(
         )
     dataset_dir, jsonl = write_traces(traces, output_dir)
     report = {
-        "input": {key: value for key, value in vars(inputs).items()},
+        "input": dataclasses.asdict(inputs),
         "questions": summary.questions,
         "usable_questions": summary.usable,
         "traces": summary.traces,

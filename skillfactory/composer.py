@@ -198,7 +198,7 @@ def _compose_question(
                 label,
                 names,
                 len(draft.attempts),
-                sum(1 for _ in _shown_reflections(draft, settings)),
+                _shown_reflections(draft, settings),
             )
         )
         summary.by_format[label] += 1
@@ -291,9 +291,11 @@ def _merge_phrases(skills: Sequence[Skill]) -> dict[str, tuple[str, ...]]:
     return merged
 
 
-def _shown_reflections(draft: Draft, settings: ComposeSettings) -> Iterable[int]:
-    if draft.reflect and settings.reflections:
-        yield from (a.reflection for a in draft.attempts if a.reflection is not None)
+def _shown_reflections(draft: Draft, settings: ComposeSettings) -> int:
+    """How many ``<reflect>`` blocks the rendered trace holds."""
+    if not (draft.reflect and settings.reflections):
+        return 0
+    return sum(attempt.reflection is not None for attempt in draft.attempts)
 
 
 def _label(draft: Draft, settings: ComposeSettings) -> str:
