@@ -42,8 +42,9 @@ def write_traces(traces: Sequence[Trace], output_dir: Path) -> tuple[Path, Path]
 
     output_dir.mkdir(parents=True, exist_ok=True)
     rows = [trace.to_json() for trace in traces]
-    columns = {name: [row[name] for row in rows] for name in trace_features()}
-    dataset = Dataset.from_dict(columns, features=trace_features())
+    features = trace_features()
+    columns = {name: [row[name] for row in rows] for name in features}
+    dataset = Dataset.from_dict(columns, features=features)
     final = output_dir / DATASET_DIR
     staging = output_dir / f".{DATASET_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
