@@ -20,6 +20,7 @@ from skillfactory import __version__
 from skillfactory.compose_command import compose_command
 from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
+from skillfactory.model_commands import model_group
 from skillfactory.registry import KINDS, Kind, get_registry
 from skillfactory.scaffold import new_plugin
 from skillfactory.task_commands import problems, score
@@ -164,4 +165,5 @@ for _kind in KINDS.values():
 cli.add_command(problems)
 cli.add_command(score)
 cli.add_command(compose_command)
+cli.add_command(model_group)
 cli.add_command(new_plugin)

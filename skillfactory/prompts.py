@@ -57,10 +57,41 @@ def solve_prompt(variant: str, question: str, *, answer_format: str, example: st
         f"Finish with your final answer inside <answer></answer> tags: {answer_format}, "
         f"for example <answer>{example}</answer>."
     )
+    # The question comes last, next to where the reply begins: models (small ones most of
+    # all) copy its numbers and words more reliably from close by.
     user: Message = {
         "role": "user",
-        "content": f"{question}\n\n{_INSTRUCTIONS[variant]} {finish}",
+        "content": f"{_INSTRUCTIONS[variant]} {finish}\n\n{question}",
     }
     if variant == "original":
         return [user]
     return [{"role": "system", "content": _END_WITH_ANSWER}, user]
+
+
+VERDICTS: tuple[str, str] = ("Correct", "Incorrect")
+"""The two verdicts a reflection may end with, as they are written inside the tag."""
+
+_REFLECTION_INSTRUCTIONS = (
+    "Check this response. Do not solve the question again and do not correct the response: "
+    "redo its working to test whether its final answer holds, say what you find, and end with "
+    "your judgement of the final answer, either <verdict>Correct</verdict> or "
+    "<verdict>Incorrect</verdict>."
+)
+
+
+def reflection_prompt(question: str, response: str) -> Conversation:
+    """The chat prompt that asks a model to judge one response to a question.
+
+    The reply is a short check that ends in a verdict tag (see
+    :mod:`skillfactory.verdicts`); a reflection kept for a trace is one whose
+    verdict agrees with the task's verifier.
+    """
+    return [
+        {
+            "role": "user",
+            "content": (
+                f"{_REFLECTION_INSTRUCTIONS}\n\nQuestion:\n{question}\n\n"
+                f"Response:\n{response.strip()}"
+            ),
+        }
+    ]

@@ -35,8 +35,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-CACHE_ENV = "SKILLFACTORY_CACHE_DIR"
-"""Where SkillFactory keeps files it can rebuild; default ``$XDG_CACHE_HOME/skillfactory``."""
+from skillfactory.cache import cache_dir
 
 FORMAT = 1
 """Bump when the catalogue's content or the level mapping changes, to drop old caches."""
@@ -113,14 +112,6 @@ def level_config(name: str, level: int | None) -> dict[str, Any]:
         for item in fields(config)
         if item.init and item.name not in ("seed", "size")
     }
-
-
-def cache_dir() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "skillfactory"
 
 
 def _valid_levels(name: str) -> Iterator[int]:

