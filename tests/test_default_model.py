@@ -201,7 +201,7 @@ def test_model_paths_that_are_not_causal_lms_are_usage_errors(tmp_path):
         resolve_model(str(tmp_path / "missing"))
     with pytest.raises(UsageError, match=r"no config\.json"):
         check_causal_lm_dir(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))
     with pytest.raises(UsageError, match="not a causal language model"):
         check_causal_lm_dir(tmp_path)
     (tmp_path / "config.json").write_text("{broken")

@@ -43,8 +43,8 @@ class ModelSize:
     problems_per_task: dict[str, int]
     judge_share: float = 0.5
     epochs: int = 1
-    batch_size: int = 32
-    learning_rate: float = 2e-3
+    batch_size: int = 8
+    learning_rate: float = 3e-3
     max_length: int = 512
     measure_problems: int = 100
     tokenizer_conversations: int = 8000
@@ -58,12 +58,12 @@ class ModelSize:
 SIZES: dict[str, ModelSize] = {
     "small": ModelSize(
         name="small",
-        hidden_size=192,
+        hidden_size=128,
         layers=4,
-        heads=3,
+        heads=4,
         vocab_size=2048,
         problems_per_task={
-            "countdown": 12000,
+            "countdown": 16000,
             "letter_countdown": 2500,
             "acronym": 2500,
             "long_multiplication": 2500,
@@ -81,7 +81,6 @@ SIZES: dict[str, ModelSize] = {
             "acronym": 10,
             "long_multiplication": 10,
         },
-        batch_size=16,
         measure_problems=4,
         tokenizer_conversations=200,
     ),

@@ -65,16 +65,14 @@ def _apply(op: str, big: int, small: int) -> int | None:
 
 
 def _combine(big: tuple[int, str, int], op: str, small: tuple[int, str, int]) -> str:
-    a_text, a_strength = big[1], big[2]
-    b_text, b_strength = small[1], small[2]
-    if op == "+":
-        return f"{a_text} + {b_text}"
-    if op == "-":
-        return f"{a_text} - {b_text if b_strength >= _PRODUCT else f'({b_text})'}"
-    a_factor = a_text if a_strength >= _PRODUCT else f"({a_text})"
-    if op == "*":
-        return f"{a_factor} * {b_text if b_strength >= _PRODUCT else f'({b_text})'}"
-    return f"{a_factor} / {b_text if b_strength == _ATOM else f'({b_text})'}"
+    """Join two operands, parenthesising every one that is not a plain number.
+
+    Parentheses the grammar does not need keep the answer a copy of the steps, in
+    their order, which a small model writes far more reliably than a minimal form.
+    """
+    left = big[1] if big[2] == _ATOM else f"({big[1]})"
+    right = small[1] if small[2] == _ATOM else f"({small[1]})"
+    return f"{left} {op} {right}"
 
 
 def _chain(numbers: list[int], moves: list[tuple[int, int, str]]) -> Chain:
@@ -163,11 +161,13 @@ def _mistake(numbers: list[int], target: int, rng: random.Random) -> Chain:
 def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Random) -> str:
     """A linear attempt in ``variant``'s style: the data restated, a few steps, the answer.
 
-    Restating the numbers first gives a small model one fixed place to copy them
-    from, near the steps that use them.
+    The numbers are restated first, in the order the steps will use them: the
+    choice of a route is made once, in that line, and every step after it copies
+    its operands from close by, which a small model learns far sooner than picking
+    them out of the question.
     """
     numbers, target = _numbers_and_target(problem)
-    listed = ", ".join(map(str, numbers))
+    listed = ", ".join(map(str, _in_order_of_use(chain, numbers)))
     lines = [step.text() for step in chain.steps]
     if variant == "plan_and_execute":
         head = [
@@ -178,7 +178,7 @@ def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Rando
         head = [f"Restated question: reach {target} using {listed}, each once."]
     elif variant == "alternatively":
         head = [f"Numbers: {listed}. Target: {target}."]
-        for _ in range(rng.choice((0, 1, 1, 2))):
+        for _ in range(rng.choice((0, 1, 1))):
             other = random_chain(numbers, rng)
             if other.value != target:
                 head.append(f"Alternatively, {other.expression} = {other.value}, not {target}.")
@@ -188,6 +188,18 @@ def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Rando
     closing = f"That gives {chain.steps[-1].written}." if chain.steps else ""
     body = "\n".join([*head, *lines, closing]).strip()
     return f"{body}\n<answer>{chain.expression}</answer>"
+
+
+def _in_order_of_use(chain: Chain, numbers: list[int]) -> list[int]:
+    """``numbers`` reordered as the chain's steps first take them; unused ones last."""
+    left = list(numbers)
+    ordered = []
+    for step in chain.steps:
+        for operand in (step.left, step.right):
+            if operand in left:
+                left.remove(operand)
+                ordered.append(operand)
+    return ordered + left
 
 
 def check_text(problem: Problem, chain: Chain) -> tuple[str, bool]:
