@@ -22,6 +22,7 @@ from skillfactory.errors import UsageError
 from skillfactory.models.worked import TaskWriter
 from skillfactory.prompts import reflection_prompt
 from skillfactory.records import Conversation, Problem
+from skillfactory.task import Task
 
 FORBIDDEN_MARKERS = ("<sample", "</sample", "<reflect", "</reflect")
 """Text the corpus never contains."""
@@ -87,7 +88,7 @@ def build_corpus(
 
 
 def _problems(
-    task, writer: TaskWriter, count: int, *, seed: int, held_out: Collection[str]
+    task: Task, writer: TaskWriter, count: int, *, seed: int, held_out: Collection[str]
 ) -> Iterator[Problem]:
     """``count`` problems spread over the writer's difficulties, none of them held out."""
     total = sum(writer.difficulties.values())
@@ -99,7 +100,7 @@ def _problems(
 
 
 def _draw(
-    task, wanted: int, difficulty: int, *, seed: int, held_out: Collection[str]
+    task: Task, wanted: int, difficulty: int, *, seed: int, held_out: Collection[str]
 ) -> list[Problem]:
     """Up to ``wanted`` problems not held out; fewer where the task has no more to give."""
     extra = 0
@@ -118,7 +119,7 @@ def _draw(
 
 
 def _conversations(
-    task,
+    task: Task,
     writer: TaskWriter,
     problem: Problem,
     rng: random.Random,
@@ -145,5 +146,5 @@ def _conversations(
     ]
 
 
-def _verifier_says(task, problem: Problem, reply: str) -> bool:
+def _verifier_says(task: Task, problem: Problem, reply: str) -> bool:
     return task.score(problem, task.extract_answer(reply)).value == 1.0

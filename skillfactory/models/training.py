@@ -39,7 +39,7 @@ class TrainingSettings:
     max_length: int = 512
     seed: int = 0
     bf16: bool = False
-    """Run forward passes under bfloat16 autocast (faster on CPUs with AVX512-BF16; see benchmarks)."""
+    """Run forward passes under bfloat16 autocast (faster on CPUs with AVX512-BF16)."""
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -19,7 +19,6 @@ from skillfactory.records import Problem
 from skillfactory.tasks.countdown_solver import find_moves
 
 _OPERATORS = ("+", "-", "*", "/")
-_SUM, _PRODUCT, _ATOM = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -64,20 +63,20 @@ def _apply(op: str, big: int, small: int) -> int | None:
     return big // small if big % small == 0 else None
 
 
-def _combine(big: tuple[int, str, int], op: str, small: tuple[int, str, int]) -> str:
+def _combine(big: tuple[int, str, bool], op: str, small: tuple[int, str, bool]) -> str:
     """Join two operands, parenthesising every one that is not a plain number.
 
     Parentheses the grammar does not need keep the answer a copy of the steps, in
     their order, which a small model writes far more reliably than a minimal form.
     """
-    left = big[1] if big[2] == _ATOM else f"({big[1]})"
-    right = small[1] if small[2] == _ATOM else f"({small[1]})"
+    left = big[1] if big[2] else f"({big[1]})"
+    right = small[1] if small[2] else f"({small[1]})"
     return f"{left} {op} {right}"
 
 
 def _chain(numbers: list[int], moves: list[tuple[int, int, str]]) -> Chain:
     """Play ``moves`` (positions into the remaining values) and record the steps."""
-    items = [(n, str(n), _ATOM) for n in numbers]
+    items = [(n, str(n), True) for n in numbers]  # (value, text, is a plain number)
     steps = []
     for i, j, op in moves:
         first, second = items[i], items[j]
@@ -86,8 +85,7 @@ def _chain(numbers: list[int], moves: list[tuple[int, int, str]]) -> Chain:
         result = _apply(op, big[0], small[0])
         if result is None:
             raise ValueError("move does not apply")
-        strength = _SUM if op in "+-" else _PRODUCT
-        items = [*rest, (result, _combine(big, op, small), strength)]
+        items = [*rest, (result, _combine(big, op, small), False)]
         steps.append(Step(big[0], op, small[0], result, result))
     return Chain(tuple(steps), items[0][1], tuple(numbers))
 
