@@ -243,3 +243,14 @@ def test_the_cli_builds_and_measures_a_micro_model(tmp_path, micro):
     figures = json.loads(measured.output[measured.output.index("{") :])
     assert {c["problems"] for c in figures["cells"]} == {2}
     assert 0.0 <= figures["format_rate"] <= 1.0
+
+
+def test_a_build_never_replaces_a_directory_it_did_not_make(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    result = CliRunner().invoke(
+        cli, ["model", "build", "--size", "micro", "--output", str(precious), "--force"]
+    )
+    assert result.exit_code == 2 and "holds no earlier build" in result.output
+    assert (precious / "notes.txt").read_text() == "keep me"

@@ -148,6 +148,12 @@ def build_model(
         raise UsageError(f"unknown model size {size!r}; sizes: {', '.join(SIZES)}")
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output {str(output_dir)!r} is a file, not a directory")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / BUILD_FILE).exists():
+        # A rebuild replaces an earlier build; anything else there is the user's to keep.
+        raise UsageError(
+            f"output {str(output_dir)!r} is not empty and holds no earlier build; "
+            "choose a new or empty directory"
+        )
     spec = SIZES[size]
     report = BuildReport(recipe=RECIPE, seed=seed, size=asdict(spec))
     report.machine = _machine()
