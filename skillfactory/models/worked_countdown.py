@@ -114,7 +114,7 @@ def solution_chain(problem: Problem) -> Chain:
     moves = find_moves(numbers, target)
     if moves is None:
         raise ValueError(f"no solution found for problem {problem.id}")
-    return _chain(numbers, [(i, j, op) for i, j, op in moves])
+    return _chain(numbers, moves)
 
 
 def wrong_chain(problem: Problem, rng: random.Random) -> Chain:
@@ -150,10 +150,10 @@ def _mistake(numbers: list[int], target: int, rng: random.Random) -> Chain:
         misused[position] = rng.choice([n for k, n in enumerate(numbers) if k != position])
     else:
         misused[position] = rng.randint(1, 100)
-    moves = find_moves(misused, target) if max(misused) > 0 else None
+    moves = find_moves(misused, target)
     if moves is None:
         return random_chain(misused, rng)
-    return _chain(misused, list(moves))
+    return _chain(misused, moves)
 
 
 def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Random) -> str:
