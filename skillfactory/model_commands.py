@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from skillfactory.models.build import DEFAULT_SIZE, SIZES
 from skillfactory.models.resolve import DEFAULT_MODEL, NAMED_MODELS
 
 _MODEL_HELP = (
@@ -47,8 +48,8 @@ def model_group() -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--size",
-    type=click.Choice(["small", "micro"]),
-    default="small",
+    type=click.Choice(list(SIZES)),
+    default=DEFAULT_SIZE,
     show_default=True,
     help="small is the default model; micro is the same recipe in seconds, for tests.",
 )
@@ -66,7 +67,7 @@ def build_command(output: Path | None, seed: int, size: str, measure: bool, forc
 
     if output is None:
         output = default_model_dir()
-        if (seed, size) != (0, "small"):
+        if (seed, size) != (0, DEFAULT_SIZE):
             output = output.with_name(f"{output.name}-{size}-seed{seed}")
     if is_built(output) and not force:
         click.echo(f"{output} already holds a finished build; --force rebuilds it")
