@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -105,6 +106,19 @@ def test_the_tokenizer_round_trips_every_task_prompt(micro, tmp_path):
     for text in texts:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         assert tokenizer.decode(ids) == text
+
+
+def test_numbers_and_lone_letters_are_never_merged_with_their_neighbours(micro):
+    """A number or a single letter is one piece of its own, so the model can copy it."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(micro[0])
+    for text in ("Make 47 from 3, 52 and 8.", "Step 1: 10 - 4 = 6\n<answer>(10 - 4) * 3</answer>"):
+        pieces = [tokenizer.decode([i]) for i in tokenizer(text)["input_ids"]]
+        for piece in pieces:
+            assert not (re.search(r"\d", piece) and not piece.isdigit()), pieces
+    letters = [tokenizer.decode([i]) for i in tokenizer("a e r p")["input_ids"]]
+    assert [piece for piece in letters if piece.strip()] == ["a", "e", "r", "p"]
 
 
 def test_the_chat_template_marks_exactly_the_assistant_reply(micro):

@@ -230,3 +230,27 @@ def test_a_wrong_multiplication_slips_once_and_its_check_finds_that_line():
     for case in _cases("long_multiplication"):
         wrong_lines = case.attempt.check.count(": wrong.")
         assert wrong_lines == (0 if case.right else 1), case.attempt.check
+
+
+def test_a_countdown_check_looks_up_every_number_of_the_answer():
+    """One lookup per number written, in order; a misused or unused number is named."""
+    for case in _cases("countdown"):
+        check = case.attempt.check
+        expression = re.search(r"^Answer: (.*)\.$", check, re.MULTILINE)[1]
+        lookups = re.findall(r"(\d+) is (given, but already used|given|not given)\.", check)
+        assert [int(n) for n, _ in lookups] == [int(n) for n in re.findall(r"\d+", expression)]
+        misused = any(how != "given" for _, how in lookups)
+        unused = "Not used: " in check
+        assert unused != ("Every given number is used." in check), check
+        if misused or unused:
+            assert check.endswith(verdict_tag(False)), check
+
+
+def test_wrong_countdown_attempts_misuse_numbers_or_miss_the_target():
+    """Both kinds of mistake the model will make show up among the wrong attempts."""
+    wrong = [case.attempt.check for case in _cases("countdown") if not case.right]
+    misused = [c for c in wrong if "given, but" in c or "not given" in c or "Not used" in c]
+    missed = [c for c in wrong if re.search(r"The result is \d+, but the target is \d+\.", c)]
+
+    assert len(misused) >= len(wrong) // 5, len(misused)
+    assert len(missed) >= len(wrong) // 5, len(missed)

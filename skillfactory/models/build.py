@@ -24,7 +24,7 @@ from typing import Any
 from skillfactory.cache import models_dir
 from skillfactory.errors import UsageError
 
-RECIPE = 1
+RECIPE = 2
 """Bump when the corpus, tokenizer or training changes: the cached default model is rebuilt."""
 
 BUILD_FILE = "build.json"
@@ -41,7 +41,9 @@ class ModelSize:
     heads: int
     vocab_size: int
     problems_per_task: dict[str, int]
-    judge_share: float = 0.5
+    judge_share: float = 0.35
+    judge_right_share: float = 0.12
+    """Share of judge conversations over right attempts (a base model's are mostly wrong)."""
     epochs: int = 1
     batch_size: int = 8
     learning_rate: float = 3e-3
@@ -63,11 +65,12 @@ SIZES: dict[str, ModelSize] = {
         heads=4,
         vocab_size=2048,
         problems_per_task={
-            "countdown": 16000,
-            "letter_countdown": 2500,
-            "acronym": 2500,
-            "long_multiplication": 2500,
+            "countdown": 34000,
+            "letter_countdown": 1500,
+            "acronym": 1500,
+            "long_multiplication": 1500,
         },
+        batch_size=16,
     ),
     "micro": ModelSize(
         name="micro",
@@ -188,6 +191,7 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
         spec.problems_per_task,
         seed=seed,
         judge_share=spec.judge_share,
+        judge_right_share=spec.judge_right_share,
         held_out=held_out_ids(),
     )
     report.corpus = {

@@ -42,12 +42,14 @@ def model_card(report: BuildReport) -> str:
         f"tasks ({per_task} problems), every prompt variant. "
         f"{sum(corpus['solve'].values())} solve conversations (task prompt, then one worked "
         f"attempt that is right) and {judges} judge conversations (the reflection prompt "
-        "over a right or a wrong attempt, then a check that ends in "
+        f"over an attempt, right in {size['judge_right_share']:.0%} of them and wrong in the "
+        "rest, as a base model's own attempts mostly are, then a check that ends in "
         "`<verdict>Correct</verdict>` or `<verdict>Incorrect</verdict>`); every attempt "
         "was scored by the task's verifier and kept only where the verdict agreed "
         f"({corpus['dropped']} left out). Problems used to measure the model are never in it.",
-        f"- **Tokenizer**: byte-level BPE (the `tokenizers` library), digits split one per "
-        f"token, {report.tokenizer['vocab_size']} tokens, ChatML chat template with "
+        "- **Tokenizer**: byte-level BPE (the `tokenizers` library); numbers and lone "
+        "letters are pieces of their own, other text may merge across words; "
+        f"{report.tokenizer['vocab_size']} tokens, ChatML chat template with "
         "`{% generation %}` markers around assistant replies.",
         f"- **Model**: `LlamaForCausalLM`, hidden size {size['hidden_size']}, "
         f"{size['layers']} layers, {size['heads']} heads, tied embeddings, "

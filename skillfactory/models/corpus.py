@@ -65,13 +65,16 @@ def build_corpus(
     *,
     seed: int,
     judge_share: float = 0.5,
+    judge_right_share: float = 0.5,
     held_out: Collection[str] = (),
 ) -> tuple[list[Conversation], CorpusStats]:
     """Conversations for every writer's task, shuffled with ``seed``.
 
     ``problems_per_task`` gives how many problems each task contributes; each
     problem yields one solve conversation and, with probability ``judge_share``,
-    a judge conversation over a right or a wrong attempt (even odds).
+    a judge conversation over a right attempt (with probability
+    ``judge_right_share``) or a wrong one. A base model's own attempts are mostly
+    wrong, so the judge conversations it learns from should be too.
     """
     from skillfactory.registry import get_registry
 
@@ -82,7 +85,9 @@ def build_corpus(
         task = get_registry().get("task", writer.task).create()
         count = problems_per_task.get(writer.task, 0)
         for problem in _problems(task, writer, count, seed=seed, held_out=held_out):
-            conversations.extend(_conversations(task, writer, problem, rng, judge_share, stats))
+            conversations.extend(
+                _conversations(task, writer, problem, rng, (judge_share, judge_right_share), stats)
+            )
     rng.shuffle(conversations)
     return conversations, stats
 
@@ -123,9 +128,10 @@ def _conversations(
     writer: TaskWriter,
     problem: Problem,
     rng: random.Random,
-    judge_share: float,
+    judge_shares: tuple[float, float],
     stats: CorpusStats,
 ) -> Iterator[Conversation]:
+    judge_share, judge_right_share = judge_shares
     variant = rng.choice(task.variants)
     right = writer.right(problem, variant, rng)
     if _verifier_says(task, problem, right.reply) and right.correct:
@@ -135,7 +141,11 @@ def _conversations(
         stats.dropped += 1
     if rng.random() >= judge_share:
         return
-    attempt = right if rng.random() < 0.5 else writer.wrong(problem, rng.choice(task.variants), rng)
+    attempt = (
+        right
+        if rng.random() < judge_right_share
+        else writer.wrong(problem, rng.choice(task.variants), rng)
+    )
     if _verifier_says(task, problem, attempt.reply) != attempt.correct:
         stats.dropped += 1
         return

@@ -1,10 +1,14 @@
 """The default model's tokenizer: byte-level BPE trained on its own corpus.
 
-Byte-level, so that any text (a user's task, a stray emoji) round-trips. Numbers
-are left to BPE, which makes the common ones (every Countdown number up to 100)
-single tokens: a small model learns to copy a number from the prompt far sooner
-when it is one token than when it is a run of digits that also occur elsewhere
-(builds with one token per digit did not learn to copy in the time allowed).
+Byte-level, so that any text (a user's task, a stray emoji) round-trips. Before
+BPE, the text is cut only around numbers and single letters: each of those stays a
+piece of its own, and BPE makes the common numbers (every Countdown number up to
+100) single tokens, because a small model learns to copy a number or a letter from
+the prompt far sooner when it is one token (builds with one token per digit did
+not learn to copy in the time allowed). Everything else may merge across spaces and
+lines, so the prompts' fixed wording shrinks to a few long tokens: conversations
+are about a third as long as with word-level pieces, which makes training and
+generation that much cheaper.
 """
 
 from __future__ import annotations
@@ -16,16 +20,27 @@ from typing import Any
 from skillfactory.models.chat_template import CHATML_TEMPLATE, TURN_END, TURN_START
 
 PAD = "<|endoftext|>"
+KEPT_APART = r"\d+|(?<![A-Za-z])[A-Za-z](?![A-Za-z])"
+"""Pieces BPE never merges with their neighbours: numbers and letters standing alone."""
 SPECIAL_TOKENS = (PAD, TURN_START, TURN_END)
 """Padding, then the two ChatML turn markers; the only tokens BPE never splits."""
 
 
-def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> Any:
-    """A ``tokenizers.Tokenizer`` trained on ``texts`` (in order, so the result is reproducible)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def train_tokenizer(texts: Iterable[str], *, vocab_size: int, pre_tokenizer: Any = None) -> Any:
+    """A ``tokenizers.Tokenizer`` trained on ``texts`` (in order, so the result is reproducible).
+
+    ``pre_tokenizer`` replaces the build's way of cutting text before BPE (the
+    build benchmark compares it with word-level pieces).
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.pre_tokenizer = pre_tokenizer or pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(KEPT_APART), "isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -11,6 +11,7 @@ the task's own verifier.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from skillfactory.records import Problem
 from skillfactory.tasks.countdown_solver import find_moves
 
 _OPERATORS = ("+", "-", "*", "/")
+_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,12 @@ def _slip(chain: Chain, claimed: int) -> Chain:
 
 
 def _mistake(numbers: list[int], target: int, rng: random.Random) -> Chain:
+    """Mostly what a small model's own wrong attempts look like: a slip that claims the
+    target, or the target reached with a number misused; now and then random moves."""
     kind = rng.random()
-    if kind < 0.45:
+    if kind < 0.1:
         return random_chain(numbers, rng)
-    if kind < 0.75:
+    if kind < 0.65:
         return _slip(random_chain(numbers, rng), target)
     misused = list(numbers)
     position = rng.randrange(len(misused))
@@ -201,28 +205,44 @@ def _in_order_of_use(chain: Chain, numbers: list[int]) -> list[int]:
 
 
 def check_text(problem: Problem, chain: Chain) -> tuple[str, bool]:
-    """A reflection on ``chain``'s answer (redo each step, check the numbers) and its verdict."""
+    """A reflection on ``chain``'s answer and its verdict.
+
+    The check goes one small step at a time, each against text close by: every
+    number of the answer, in the order it is written, is looked up among the
+    question's numbers ("given", "given, but already used", "not given"), the
+    numbers never used are named, each step is redone with its true result, and
+    only then is the result set beside the target. Small local steps are what a
+    tiny model can learn to take; comparing whole lists at once it could not. The
+    target is named only at the end, so that redoing a step is not pulled towards
+    it.
+    """
     numbers, target = _numbers_and_target(problem)
-    listed = ", ".join(map(str, numbers))
-    lines = [f"Answer: {chain.expression}. Numbers: {listed}. Target: {target}."]
-    lines += [step.text(true=True) for step in chain.steps]
-    extra = Counter(chain.used) - Counter(numbers)
-    missing = Counter(numbers) - Counter(chain.used)
-    if extra:
-        number = next(iter(extra))
-        if number in numbers:
-            lines.append(f"It uses {number} more often than it is given.")
+    lines = [f"Answer: {chain.expression}."]
+    left = Counter(numbers)
+    looked_up = []
+    misused = False
+    for number in map(int, _NUMBER.findall(chain.expression)):
+        if left[number] > 0:
+            left[number] -= 1
+            looked_up.append(f"{number} is given.")
+        elif number in numbers:
+            looked_up.append(f"{number} is given, but already used.")
+            misused = True
         else:
-            lines.append(f"It uses {number}, which is not one of the given numbers.")
-    elif missing:
-        lines.append(f"It leaves out {next(iter(missing))}.")
+            looked_up.append(f"{number} is not given.")
+            misused = True
+    lines.append(" ".join(looked_up))
+    unused = sorted(left.elements())
+    if unused:
+        lines.append(f"Not used: {', '.join(map(str, unused))}.")
     else:
-        lines.append("It uses each given number once.")
+        lines.append("Every given number is used.")
+    lines += [step.text(true=True) for step in chain.steps]
     if chain.value == target:
-        lines.append(f"The result is {chain.value}, the target.")
+        lines.append(f"The result is {chain.value}, and the target is {target}: they match.")
     else:
-        lines.append(f"The result is {chain.value}, not {target}.")
-    correct = chain.value == target and not extra and not missing
+        lines.append(f"The result is {chain.value}, but the target is {target}.")
+    correct = chain.value == target and not misused and not unused
     return "\n".join([*lines, verdict_tag(correct)]), correct
 
 
@@ -243,7 +263,7 @@ def _attempt(problem: Problem, chain: Chain, variant: str, rng: random.Random) -
 
 WRITER = TaskWriter(
     task="countdown",
-    difficulties={2: 0.2, 3: 0.5, 4: 0.3},
+    difficulties={2: 0.05, 3: 0.75, 4: 0.2},
     right=right_attempt,
     wrong=wrong_attempt,
 )
