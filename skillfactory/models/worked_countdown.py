@@ -211,10 +211,10 @@ def check_text(problem: Problem, chain: Chain) -> tuple[str, bool]:
     number of the answer, in the order it is written, is looked up among the
     question's numbers ("given", "given, but already used", "not given"), the
     numbers never used are named, each step is redone with its true result, and
-    only then is the result set beside the target. Small local steps are what a
-    tiny model can learn to take; comparing whole lists at once it could not. The
-    target is named only at the end, so that redoing a step is not pulled towards
-    it.
+    only then is the result set beside the target. Small local steps are meant to
+    be within a tiny model's reach, as comparing whole lists at once is not (recipe
+    2 still falls short: see docs/default-model.md). The target is named only at
+    the end, so that redoing a step is not pulled towards it.
     """
     numbers, target = _numbers_and_target(problem)
     lines = [f"Answer: {chain.expression}."]
