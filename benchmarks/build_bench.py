@@ -50,7 +50,11 @@ def main() -> None:
     spec = SIZES[options.size]
     counts = {task: max(1, count // 20) for task, count in spec.problems_per_task.items()}
     conversations, _ = build_corpus(
-        default_writers(), counts, seed=0, judge_right_share=spec.judge_right_share
+        default_writers(),
+        counts,
+        seed=0,
+        judge_share=spec.judge_share,
+        judge_right_share=spec.judge_right_share,
     )
     texts = [message["content"] for conversation in conversations for message in conversation]
     print(
@@ -59,9 +63,8 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, CPU bf16: {cpu_has_fast_bf16()}"
     )
 
-    def run(tokenizer: Any, *, mask: bool, bf16: bool) -> tuple[float, float]:
+    def run(tokenizer: Any, examples: list, *, mask: bool, bf16: bool) -> tuple[float, float]:
         """Tokens and conversations per second over the same conversations."""
-        examples = encode(conversations, tokenizer, spec.max_length)
         groups = batches(examples, spec.batch_size, random.Random(0))[: options.steps]
         tokens = sum(len(examples[i].input_ids) for group in groups for i in group)
         torch.manual_seed(0)
@@ -96,11 +99,16 @@ def main() -> None:
 
     word_level = as_transformers_tokenizer(word_level_tokenizer(texts, spec.vocab_size))
     pieces = as_transformers_tokenizer(train_tokenizer(texts, vocab_size=spec.vocab_size))
-    for name, tokenizer in (("word-level pieces", word_level), ("the build's pieces", pieces)):
-        ids = encode(conversations, tokenizer, 10**6)
-        print(f"{name}: {sum(len(e.input_ids) for e in ids) / len(ids):.1f} tokens/conversation")
+    word_level_examples = encode(conversations, word_level, spec.max_length)
+    pieces_examples = encode(conversations, pieces, spec.max_length)
+    for name, examples in (
+        ("word-level pieces", word_level_examples),
+        ("the build's pieces", pieces_examples),
+    ):
+        per_conversation = sum(len(e.input_ids) for e in examples) / len(examples)
+        print(f"{name}: {per_conversation:.1f} tokens/conversation")
 
-    _, baseline = run(word_level, mask=True, bf16=False)
+    _, baseline = run(word_level, word_level_examples, mask=True, bf16=False)
     header = "word-level pieces, float32, attention mask (baseline)"
     print(f"{header:<56} {baseline:>7,.1f} conversations/s  1.00x")
     cases = [
@@ -110,7 +118,7 @@ def main() -> None:
     if cpu_has_fast_bf16():
         cases.append(("the build's pieces, bf16 autocast, no mask", False, True))
     for label, mask, bf16 in cases:
-        rate, per_second = run(pieces, mask=mask, bf16=bf16)
+        rate, per_second = run(pieces, pieces_examples, mask=mask, bf16=bf16)
         print(
             f"{label:<56} {per_second:>7,.1f} conversations/s  {per_second / baseline:.2f}x"
             f"  ({rate:,.0f} tokens/s)"

@@ -86,7 +86,15 @@ def build_corpus(
         count = problems_per_task.get(writer.task, 0)
         for problem in _problems(task, writer, count, seed=seed, held_out=held_out):
             conversations.extend(
-                _conversations(task, writer, problem, rng, (judge_share, judge_right_share), stats)
+                _conversations(
+                    task,
+                    writer,
+                    problem,
+                    rng,
+                    stats,
+                    judge_share=judge_share,
+                    judge_right_share=judge_right_share,
+                )
             )
     rng.shuffle(conversations)
     return conversations, stats
@@ -128,10 +136,11 @@ def _conversations(
     writer: TaskWriter,
     problem: Problem,
     rng: random.Random,
-    judge_shares: tuple[float, float],
     stats: CorpusStats,
+    *,
+    judge_share: float,
+    judge_right_share: float,
 ) -> Iterator[Conversation]:
-    judge_share, judge_right_share = judge_shares
     variant = rng.choice(task.variants)
     right = writer.right(problem, variant, rng)
     if _verifier_says(task, problem, right.reply) and right.correct:
