@@ -22,6 +22,7 @@ from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
 from skillfactory.model_commands import model_group
 from skillfactory.registry import KINDS, Kind, get_registry
+from skillfactory.run_command import run_command
 from skillfactory.scaffold import new_plugin
 from skillfactory.task_commands import problems, score
 
@@ -165,5 +166,6 @@ for _kind in KINDS.values():
 cli.add_command(problems)
 cli.add_command(score)
 cli.add_command(compose_command)
+cli.add_command(run_command)
 cli.add_command(model_group)
 cli.add_command(new_plugin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +13,9 @@ from skillfactory.composer import ComposeSummary, check_skill_set, compose
 from skillfactory.errors import UsageError
 from skillfactory.registry import get_registry
 from skillfactory.skill import ComposeSettings, Skill
+
+if TYPE_CHECKING:
+    from skillfactory.trace_inputs import InputSummary
 
 SUMMARY_FILE = "summary.json"
 PROGRESS_FROM = 500
@@ -118,15 +122,11 @@ def compose_command(
             progress=advance,
         )
     dataset_dir, jsonl = write_traces(traces, output_dir)
-    report = {
-        "input": dataclasses.asdict(inputs),
-        "questions": summary.questions,
-        "usable_questions": summary.usable,
-        "traces": summary.traces,
-        "by_format": dict(sorted(summary.by_format.items())),
-        "skipped": dict(sorted(summary.skipped.items())),
-        "skills": [skill.name for skill in skills],
-        "settings": {
+    report = compose_report(
+        inputs,
+        summary,
+        skills,
+        {
             "max_attempts": max_attempts,
             "traces_per_question": traces_per_question,
             "seed": seed,
@@ -134,9 +134,9 @@ def compose_command(
             "reflections": not no_reflections,
             "all_lengths": all_lengths,
         },
-    }
+    )
     (output_dir / SUMMARY_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    _show_summary(report, summary)
+    show_compose_summary(report)
     click.echo(f"Wrote {summary.traces} traces to {dataset_dir} and {jsonl}")
 
 
@@ -163,7 +163,24 @@ class _progress:
             self._bar.stop()
 
 
-def _show_summary(report: dict, summary: ComposeSummary) -> None:
+def compose_report(
+    inputs: InputSummary, summary: ComposeSummary, skills: list[Skill], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """What composition read and made, as JSON: the summary file and the run's stage record."""
+    return {
+        "input": dataclasses.asdict(inputs),
+        "questions": summary.questions,
+        "usable_questions": summary.usable,
+        "traces": summary.traces,
+        "by_format": dict(sorted(summary.by_format.items())),
+        "skipped": dict(sorted(summary.skipped.items())),
+        "skills": [skill.name for skill in skills],
+        "settings": settings,
+    }
+
+
+def show_compose_summary(report: dict[str, Any]) -> None:
+    """The composition table: questions in and used, traces by format, reflections dropped."""
     from rich.console import Console
     from rich.table import Table
 
@@ -172,9 +189,9 @@ def _show_summary(report: dict, summary: ComposeSummary) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     rows = [
-        ("questions in", summary.questions),
-        ("questions that gave traces", summary.usable),
-        ("traces out", summary.traces),
+        ("questions in", report["questions"]),
+        ("questions that gave traces", report["usable_questions"]),
+        ("traces out", report["traces"]),
         *((f"  format {label}", count) for label, count in report["by_format"].items()),
         ("attempts read", inputs.get("attempts", 0)),
         ("malformed rows skipped", inputs.get("malformed_rows", 0)),

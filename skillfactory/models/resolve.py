@@ -39,16 +39,54 @@ def resolve_model(spec: str) -> str:
         from skillfactory.models.gguf_import import fetch_smollm2
 
         return str(fetch_smollm2())
+    check_model_spec(spec)
+    path = Path(spec).expanduser()
+    return str(path) if path.exists() else spec
+
+
+def check_model_spec(spec: str) -> None:
+    """Refuse a ``--model`` value that can never load, without building or loading anything."""
+    if spec in NAMED_MODELS:
+        return
     path = Path(spec).expanduser()
     if path.exists():
         check_causal_lm_dir(path)
-        return str(path)
+        return
     if _HUB_ID.fullmatch(spec) and not spec.startswith((".", "~")):
-        return spec
+        return
     raise UsageError(
         f"model {spec!r}: no such directory; use {', '.join(NAMED_MODELS)}, "
         "a model directory, or a hub id"
     )
+
+
+def model_identity(spec: str) -> str:
+    """What a run's fingerprint records of a model: enough to notice that it changed.
+
+    A named model is its cache directory's name, which carries the recipe; a
+    directory is its absolute path with its config and the size and time of its
+    weight files, so that retraining in place counts as a new model; a hub id is
+    itself.
+    """
+    if spec == DEFAULT_MODEL:
+        from skillfactory.models.build import default_model_dir
+
+        return f"{spec}:{default_model_dir().name}"
+    if spec in NAMED_MODELS:
+        return spec
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return spec
+    import hashlib
+
+    digest = hashlib.sha256()
+    for item in sorted(path.iterdir()):
+        if item.name == "config.json":
+            digest.update(item.read_bytes())
+        elif item.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
+            stat = item.stat()
+            digest.update(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{path.resolve()}:{digest.hexdigest()[:16]}"
 
 
 def check_causal_lm_dir(path: Path) -> None:

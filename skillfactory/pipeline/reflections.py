@@ -1,0 +1,134 @@
+"""The ``reflections`` stage: the model checks each of its own attempts, k times.
+
+Each reflection is asked for with the project's reflection prompt (check the
+answer, do not fix it, end with a verdict tag); its verdict is parsed and
+compared with the verifier's judgement of the attempt. The output is the
+samples dataset with three list columns added, one entry per reflection, which
+is exactly what ``skillfactory compose`` and the ``traces`` stage read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from skillfactory.pipeline.samples import sample_features, sampling_settings
+from skillfactory.pipeline.sharded import sample_in_shards
+from skillfactory.pipeline.stage import Stage, StageContext
+from skillfactory.prompts import reflection_prompt
+from skillfactory.verdicts import parse_verdict
+
+VERDICT_STOP = "</verdict>"
+
+
+def reflection_features():  # -> datasets.Features, imported lazily
+    from datasets import Value
+
+    features = sample_features()
+    features["reflections"] = [Value("string")]
+    features["verdicts"] = [Value("string")]
+    features["agrees"] = [Value("bool")]
+    return features
+
+
+class ReflectionsStage(Stage):
+    name = "reflections"
+    title = "reflecting on attempts"
+    outputs = ("reflections",)
+    uses_model = True
+
+    def run(self, context: StageContext) -> dict[str, Any]:
+        from datasets import Dataset
+
+        config = context.config
+        samples = context.store.load_dataset("samples").to_list()
+        prompts = [reflection_prompt(row["question"], row["completion"]) for row in samples]
+        settings = sampling_settings(
+            config, max_new_tokens=config["reflection_max_new_tokens"], stop=VERDICT_STOP
+        )
+
+        def rows_of(first: int, completions: list[list[str]]) -> list[dict[str, Any]]:
+            rows = []
+            for row, texts in zip(
+                samples[first : first + len(completions)], completions, strict=True
+            ):
+                verdicts = [parse_verdict(text) for text in texts]
+                rows.append(
+                    {
+                        **row,
+                        "reflections": texts,
+                        "verdicts": [_verdict_name(v) for v in verdicts],
+                        "agrees": [v is not None and v == row["correct"] for v in verdicts],
+                    }
+                )
+            return rows
+
+        rows = sample_in_shards(
+            context,
+            self.name,
+            prompts,
+            config["reflections"],
+            settings,
+            rows_of,
+            what="reflecting",
+        )
+        features = reflection_features()
+        columns = {name: [row[name] for row in rows] for name in features}
+        context.store.save_dataset(Dataset.from_dict(columns, features=features), self.name)
+        return summarise_reflections(rows)
+
+    def show(self, summary: Mapping[str, Any], console: Console) -> None:
+        table = Table(title="Reflections", title_justify="left")
+        for column in ("attempts", "reflections", "with a verdict", "agree", "attempts kept"):
+            table.add_column(column, justify="left" if column == "attempts" else "right")
+        for label, key in (("right", "right"), ("wrong", "wrong"), ("all", "all")):
+            counts = summary[key]
+            total = counts["reflections"] or 1
+            table.add_row(
+                f"{label} ({counts['attempts']})",
+                str(counts["reflections"]),
+                f"{counts['with_verdict'] / total:.0%}",
+                f"{counts['agree'] / total:.1%}",
+                f"{counts['attempts_with_agreeing']} of {counts['attempts']}",
+                style="bold" if key == "all" else None,
+            )
+        console.print(table)
+        console.print(
+            "  agree: the verdict matches the verifier (right attempts called Correct, wrong "
+            "ones Incorrect); attempts kept: those with an agreeing reflection",
+            highlight=False,
+        )
+
+
+def _verdict_name(verdict: bool | None) -> str | None:
+    if verdict is None:
+        return None
+    return "correct" if verdict else "incorrect"
+
+
+def summarise_reflections(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Verdict agreement overall and for right and wrong attempts apart."""
+
+    def empty() -> dict[str, int]:
+        return {
+            "attempts": 0,
+            "reflections": 0,
+            "with_verdict": 0,
+            "agree": 0,
+            "attempts_with_agreeing": 0,
+        }
+
+    groups = {"right": empty(), "wrong": empty(), "all": empty()}
+    for row in rows:
+        for key in ("right" if row["correct"] else "wrong", "all"):
+            counts = groups[key]
+            counts["attempts"] += 1
+            counts["reflections"] += len(row["reflections"])
+            counts["with_verdict"] += sum(v is not None for v in row["verdicts"])
+            counts["agree"] += sum(row["agrees"])
+            counts["attempts_with_agreeing"] += any(row["agrees"])
+    total = groups["all"]["reflections"]
+    return {**groups, "agreement": groups["all"]["agree"] / total if total else 0.0}

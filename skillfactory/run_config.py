@@ -1,0 +1,370 @@
+"""The settings of ``skillfactory run``: one table, read from defaults, a config file and flags.
+
+Every setting is declared once in :data:`SETTINGS`, with its type, default, help
+and the first pipeline stage it changes. That one table gives the command-line
+flags, the keys a TOML or YAML config file may hold, the resolved config a run
+directory keeps, and each stage's fingerprint: a stage is redone when a setting
+it depends on changes, and so is everything after it.
+
+Precedence, lowest first: the defaults below, the config file, the flags given.
+The defaults are the paper's ratios (several prompt variants, many samples per
+variant, several reflections per sample) scaled down to what the default model
+runs through in a few minutes on a 2-core CPU; ``docs/run.md`` lists the paper's
+own settings for a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skillfactory.errors import UsageError
+
+NAMES = "names"
+"""The type of a setting that holds a list of names (``verify,retry`` on the command line)."""
+OPTIONS = "options"
+"""The type of a setting that holds plugin options (``KEY=VALUE`` flags, a table in a file)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a run."""
+
+    name: str
+    """The config-file key; the flag is the same with dashes (``samples_per_variant``)."""
+    kind: Any
+    """``int``, ``float``, ``str``, ``bool``, :data:`NAMES` or :data:`OPTIONS`."""
+    default: Any
+    help: str
+    stage: str | None
+    """The first stage whose output it changes; None for where and how far to run."""
+    check: Callable[[Any], str | None] | None = None
+    """Returns why a value is refused, or None when it is fine."""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda value: None if value >= low else f"must be at least {low:g}"
+
+
+def _open_unit(value: float) -> str | None:
+    return None if 0 < value <= 1 else "must be above 0 and at most 1"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be above 0"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "skills", NAMES, (), "Skills the traces show, comma-separated: verify,retry.", "traces"
+    ),
+    Setting("task", str, "countdown", "The task the questions come from.", "problems"),
+    Setting(
+        "task_options", OPTIONS, {}, "Options of the task, KEY=VALUE (repeatable).", "problems"
+    ),
+    Setting(
+        "difficulty", int, None, "Difficulty of the questions (default: the task's).", "problems"
+    ),
+    Setting("questions", int, 32, "How many questions to sample.", "problems", _at_least(1)),
+    Setting("seed", int, 0, "Seeds the questions, the sampling and the traces.", "problems"),
+    Setting(
+        "model",
+        str,
+        "default",
+        "default, smollm2, a local model directory, or a hub id.",
+        "samples",
+    ),
+    Setting("trust_remote_code", bool, False, "Let code shipped with the model run.", "samples"),
+    Setting("sampler", str, "transformers", "The sampler plugin.", "samples"),
+    Setting(
+        "sampler_options",
+        OPTIONS,
+        {},
+        "Options of the sampler, KEY=VALUE (repeatable), e.g. batch_size=32.",
+        "samples",
+    ),
+    Setting("variants", NAMES, (), "Prompt variants to sample under (default: all).", "samples"),
+    Setting(
+        "samples_per_variant",
+        int,
+        4,
+        "Samples per question and variant (the paper: 16).",
+        "samples",
+        _at_least(1),
+    ),
+    Setting(
+        "temperature", float, 0.7, "Sampling temperature; 0 is greedy.", "samples", _at_least(0)
+    ),
+    Setting("top_p", float, 0.8, "Nucleus sampling mass.", "samples", _open_unit),
+    Setting(
+        "top_k",
+        int,
+        20,
+        "Sample among the k likeliest tokens; 0 turns it off.",
+        "samples",
+        _at_least(0),
+    ),
+    Setting(
+        "repetition_penalty",
+        float,
+        1.0,
+        "Penalty on repeated tokens (the paper: 1.1; it hurts the small default model).",
+        "samples",
+        _positive,
+    ),
+    Setting("max_new_tokens", int, 192, "Token budget of one attempt.", "samples", _at_least(1)),
+    Setting(
+        "shard_size",
+        int,
+        16,
+        "Prompts per shard: the unit sampling saves, and resumes from.",
+        "samples",
+        _at_least(1),
+    ),
+    Setting(
+        "reflections",
+        int,
+        2,
+        "Reflections per sample (the paper: 4).",
+        "reflections",
+        _at_least(1),
+    ),
+    Setting(
+        "reflection_max_new_tokens",
+        int,
+        192,
+        "Token budget of one reflection.",
+        "reflections",
+        _at_least(1),
+    ),
+    Setting(
+        "max_attempts",
+        int,
+        5,
+        "Most attempts one trace shows (the paper: 5).",
+        "traces",
+        _at_least(1),
+    ),
+    Setting(
+        "traces_per_question",
+        int,
+        1,
+        "Most traces made from one question.",
+        "traces",
+        _at_least(1),
+    ),
+    Setting(
+        "order",
+        str,
+        "correct-last",
+        "random is the paper's no-order ablation.",
+        "traces",
+        choices=("correct-last", "random"),
+    ),
+    Setting(
+        "run_dir", str, None, "The run directory (default: runs/TASK-DIFFICULTY-SKILLS).", None
+    ),
+    Setting("until", str, None, "Stop after this stage (default: the last one).", None),
+)
+
+BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+PLACEMENT = ("run_dir", "until")
+"""Settings that say where and how far to run, not what to make: never in a fingerprint."""
+
+
+def defaults() -> dict[str, Any]:
+    return {setting.name: setting.default for setting in SETTINGS}
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a TOML (``.toml``) or YAML (``.yaml``, ``.yml``) file, checked."""
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"config file {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {str(path)!r} is not UTF-8 text") from None
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise UsageError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            first = str(error).splitlines()[0] if str(error) else "parse error"
+            raise UsageError(f"config file {str(path)!r} is not valid YAML: {first}") from None
+    else:
+        raise UsageError(
+            f"config file {str(path)!r}: use a .toml, .yaml or .yml file, got {suffix or 'none'!r}"
+        )
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {str(path)!r} must hold a table of settings")
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in BY_NAME:
+            known = ", ".join(BY_NAME)
+            raise UsageError(
+                f"config file {str(path)!r}: unknown setting {key!r}; settings: {known}"
+            )
+        values[name] = parse_value(BY_NAME[name], value, where=f"config file {str(path)!r}")
+    return values
+
+
+def parse_value(setting: Setting, value: Any, *, where: str) -> Any:
+    """``value`` as ``setting`` holds it; a wrong type or a refused value is a usage error."""
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"{where}: {setting.name} {why}, got {value!r}")
+
+    if value is None:
+        return setting.default
+    kind = setting.kind
+    if kind is NAMES:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise refuse("must be a list of names")
+        parsed: Any = tuple(value)
+    elif kind is OPTIONS:
+        if not isinstance(value, Mapping):
+            raise refuse("must be a table of options")
+        parsed = {str(k): v for k, v in value.items()}
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise refuse("must be true or false")
+        parsed = value
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise refuse("must be a whole number")
+        parsed = value
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise refuse("must be a number")
+        parsed = float(value)
+    else:
+        if not isinstance(value, str):
+            raise refuse("must be text")
+        parsed = value
+    if setting.choices and parsed not in setting.choices:
+        raise refuse(f"must be one of {', '.join(setting.choices)}")
+    if setting.check is not None:
+        why = setting.check(parsed)
+        if why:
+            raise refuse(why)
+    return parsed
+
+
+_OPTION_PAIR = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+
+
+def parse_option_pairs(pairs: Sequence[str], *, flag: str) -> dict[str, Any]:
+    """``["batch_size=32", "dtype=float32"]`` → ``{"batch_size": 32, "dtype": "float32"}``.
+
+    A value is read as JSON when it is a JSON number, boolean or null, and kept
+    as text otherwise, so ``KEY=32`` is a number and ``KEY=cpu`` is text.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        match = _OPTION_PAIR.match(pair)
+        if match is None:
+            raise UsageError(f"{flag} takes KEY=VALUE, got {pair!r}")
+        key, text = match.groups()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if isinstance(value, (list, dict, str)):
+            value = text
+        options[key] = value
+    return options
+
+
+def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win; a layer holds only the settings it sets."""
+    values = defaults()
+    for layer in layers:
+        values.update(layer)
+    return values
+
+
+def stage_settings(stage: str) -> list[str]:
+    """The settings whose first effect is on ``stage``, in table order."""
+    return [setting.name for setting in SETTINGS if setting.stage == stage]
+
+
+def default_run_dir(values: Mapping[str, Any]) -> str:
+    skills = "-".join(values["skills"]) or "no-skills"
+    return str(Path("runs") / f"{values['task']}-{values['difficulty']}-{skills}")
+
+
+def made_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that decide what a run makes (all but where and how far it runs)."""
+    return {name: _plain(values[name]) for name in BY_NAME if name not in PLACEMENT}
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value, so that a config read back compares equal to a resolved one."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in sorted(value.items())}
+    return value
+
+
+def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the settings against the installed plugins and fill in what depends on them.
+
+    The task's default difficulty and its full list of variants are written out,
+    so that the saved config says exactly what was run. Unknown names are usage
+    errors that list the known ones.
+    """
+    from skillfactory.compose_command import selected_skills
+    from skillfactory.models.resolve import check_model_spec
+    from skillfactory.registry import get_registry
+
+    resolved = dict(values)
+    registry = get_registry()
+    if not resolved["skills"]:
+        known = ", ".join(registry.names("skill")) or "none are installed"
+        raise UsageError(f"choose the skills the traces show with --skills; known skills: {known}")
+    selected_skills(",".join(resolved["skills"]))
+    task_class = registry.get("task", resolved["task"]).factory
+    registry.get("task", resolved["task"]).create(**resolved["task_options"])
+    resolved["difficulty"] = task_class.resolve_difficulty(resolved["difficulty"])
+    variants = resolved["variants"] or tuple(task_class.variants)
+    resolved["variants"] = tuple(task_class.resolve_variant(v) for v in dict.fromkeys(variants))
+    registry.get("sampler", resolved["sampler"])
+    check_model_spec(resolved["model"])
+    if resolved["run_dir"] is None:
+        resolved["run_dir"] = default_run_dir(resolved)
+    return resolved
+
+
+def to_yaml(values: Mapping[str, Any]) -> str:
+    """The resolved settings as a YAML config file that ``--config`` reads back."""
+    import yaml
+
+    plain = {name: _plain(values[name]) for name in BY_NAME}
+    header = "# skillfactory run: resolved settings (save this and pass it to --config)\n"
+    return header + yaml.safe_dump(plain, sort_keys=False, default_flow_style=None)
