@@ -113,15 +113,8 @@ class VLLMSampler(Sampler):
         prompts: Sequence[Conversation],
         n: int,
         settings: SamplingSettings,
-        *,
-        on_batch: Callable[[int], None] | None = None,
     ) -> list[list[str]]:
-        """``n`` completions for each chat prompt, in prompt order, from one engine call.
-
-        ``on_batch(done)``, if given, is called once at the end with the number of
-        completions made: vLLM schedules the whole call itself, so there are no
-        batches in between to report.
-        """
+        """``n`` completions for each chat prompt, in prompt order, from one engine call."""
         if self._llm is None:
             raise RuntimeError("vllm sampler: sample() called after close()")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -137,8 +130,6 @@ class VLLMSampler(Sampler):
         results = [[choice.text for choice in output.outputs] for output in outputs]
         if greedy:
             results = [texts[:1] * n for texts in results]
-        if on_batch is not None:
-            on_batch(len(prompts) * n)
         return results
 
     def _sampling_params(self, n: int, settings: SamplingSettings, *, greedy: bool) -> Any:

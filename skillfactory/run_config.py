@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "difficulty", int, None, "Difficulty of the questions (default: the task's).", "problems"
     ),
-    Setting("questions", int, 32, "How many questions to sample.", "problems", _at_least(1)),
+    Setting("questions", int, 64, "How many questions to sample.", "problems", _at_least(1)),
     Setting("seed", int, 0, "Seeds the questions, the sampling and the traces.", "problems"),
     Setting(
         "model",
@@ -133,8 +133,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "reflections",
         int,
-        2,
-        "Reflections per sample (the paper: 4).",
+        4,
+        "Reflections per sample (as in the paper).",
         "reflections",
         _at_least(1),
     ),

@@ -124,19 +124,13 @@ class RunStore:
 
     def save_dataset(self, dataset: Any, name: str) -> Path:
         """Save a ``datasets.Dataset`` as ``RUN_DIR/name``, replacing what was there, atomically."""
-        import datasets
+        from skillfactory.trace_output import save_quietly
 
         final = self.root / name
         staging = self.root / f".{name}.saving"
         shutil.rmtree(staging, ignore_errors=True)
-        was_enabled = datasets.is_progress_bar_enabled()
-        datasets.disable_progress_bars()
-        try:
-            with disk_errors(f"saving {name}"):
-                dataset.save_to_disk(str(staging))
-        finally:
-            if was_enabled:
-                datasets.enable_progress_bars()
+        with disk_errors(f"saving {name}"):
+            save_quietly(dataset, staging)
         old = self.root / f".{name}.old"
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():

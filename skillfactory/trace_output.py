@@ -48,7 +48,7 @@ def write_traces(traces: Sequence[Trace], output_dir: Path) -> tuple[Path, Path]
     final = output_dir / DATASET_DIR
     staging = output_dir / f".{DATASET_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    _save_quietly(dataset, staging)
+    save_quietly(dataset, staging)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     jsonl = output_dir / JSONL_FILE
@@ -58,14 +58,18 @@ def write_traces(traces: Sequence[Trace], output_dir: Path) -> tuple[Path, Path]
     return final, jsonl
 
 
-def _save_quietly(dataset, path: Path) -> None:  # dataset: datasets.Dataset
-    """Save without the library's progress bar: the composer reports its own progress."""
+def save_quietly(dataset, path: Path) -> None:  # dataset: datasets.Dataset
+    """Save without the library's progress bar: the callers report their own progress.
+
+    An empty dataset is saved as one empty shard: saved with none, ``load_from_disk``
+    cannot read it back (datasets 5.2 raises IndexError).
+    """
     import datasets
 
     was_enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
-        dataset.save_to_disk(str(path))
+        dataset.save_to_disk(str(path), num_shards=None if len(dataset) else 1)
     finally:
         if was_enabled:
             datasets.enable_progress_bars()

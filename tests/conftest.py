@@ -122,3 +122,13 @@ def echo_distribution(make_distribution: MakeDistribution) -> Path:
     return make_distribution(
         "skillfactory-echo", plugins={"echo": "sf_test_echo"}, modules={"sf_test_echo": ECHO_SKILL}
     )
+
+
+@pytest.fixture(scope="session")
+def micro_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model's recipe at micro size (seconds to build), shared by the whole run."""
+    from skillfactory.models import build
+
+    directory = tmp_path_factory.mktemp("micro-model") / "micro"
+    build.build_model(directory, seed=0, size="micro", measure=False)
+    return directory

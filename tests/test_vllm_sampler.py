@@ -280,15 +280,6 @@ def test_no_prompts_means_no_engine_call(fake_vllm: types.ModuleType):
     assert FakeLLM.instances[0].calls == []
 
 
-def test_on_batch_hears_the_completions_made(fake_vllm: types.ModuleType):
-    sampler = VLLMSampler(MODEL)
-    heard: list[int] = []
-
-    sampler.sample(PROMPTS, 2, SamplingSettings(), on_batch=heard.append)
-
-    assert heard == [6]
-
-
 def test_settings_vllm_refuses_are_a_usage_error(fake_vllm: types.ModuleType):
     sampler = VLLMSampler(MODEL)
 

@@ -115,6 +115,10 @@ def load_model(spec: str, *, trust_remote_code: bool = False, dtype: Any = None)
     """The model (in eval mode) and tokenizer ``spec`` names, through the Auto classes."""
     location = resolve_model(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    # Loading takes a second or two; our own commands draw the progress that matters.
+    transformers_logging.disable_progress_bar()
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)

@@ -4,7 +4,8 @@ Each reflection is asked for with the project's reflection prompt (check the
 answer, do not fix it, end with a verdict tag); its verdict is parsed and
 compared with the verifier's judgement of the attempt. The output is the
 samples dataset with three list columns added, one entry per reflection, which
-is exactly what ``skillfactory compose`` and the ``traces`` stage read.
+is exactly what ``skillfactory compose`` and the ``traces`` stage read. An empty
+attempt is not reflected on (its lists are empty), so no trace shows it.
 """
 
 from __future__ import annotations
@@ -45,28 +46,24 @@ class ReflectionsStage(Stage):
 
         config = context.config
         samples = context.store.load_dataset("samples").to_list()
-        prompts = [reflection_prompt(row["question"], row["completion"]) for row in samples]
+        # An empty attempt has nothing to check: it gets no reflections, so no trace shows it.
+        asked = [index for index, row in enumerate(samples) if row["completion"].strip()]
+        prompts = [
+            reflection_prompt(samples[index]["question"], samples[index]["completion"])
+            for index in asked
+        ]
         settings = sampling_settings(
             config, max_new_tokens=config["reflection_max_new_tokens"], stop=VERDICT_STOP
         )
 
         def rows_of(first: int, completions: list[list[str]]) -> list[dict[str, Any]]:
-            rows = []
-            for row, texts in zip(
-                samples[first : first + len(completions)], completions, strict=True
-            ):
-                verdicts = [parse_verdict(text) for text in texts]
-                rows.append(
-                    {
-                        **row,
-                        "reflections": texts,
-                        "verdicts": [_verdict_name(v) for v in verdicts],
-                        "agrees": [v is not None and v == row["correct"] for v in verdicts],
-                    }
-                )
-            return rows
+            owners = asked[first : first + len(completions)]
+            return [
+                _with_reflections(samples[index], texts)
+                for index, texts in zip(owners, completions, strict=True)
+            ]
 
-        rows = sample_in_shards(
+        reflected = sample_in_shards(
             context,
             self.name,
             prompts,
@@ -75,6 +72,10 @@ class ReflectionsStage(Stage):
             rows_of,
             what="reflecting",
         )
+        by_index = dict(zip(asked, reflected, strict=True))
+        rows = [
+            by_index.get(index) or _with_reflections(row, []) for index, row in enumerate(samples)
+        ]
         features = reflection_features()
         columns = {name: [row[name] for row in rows] for name in features}
         context.store.save_dataset(Dataset.from_dict(columns, features=features), self.name)
@@ -101,6 +102,16 @@ class ReflectionsStage(Stage):
             "ones Incorrect); attempts kept: those with an agreeing reflection",
             highlight=False,
         )
+
+
+def _with_reflections(row: dict[str, Any], texts: list[str]) -> dict[str, Any]:
+    verdicts = [parse_verdict(text) for text in texts]
+    return {
+        **row,
+        "reflections": texts,
+        "verdicts": [_verdict_name(v) for v in verdicts],
+        "agrees": [v is not None and v == row["correct"] for v in verdicts],
+    }
 
 
 def _verdict_name(verdict: bool | None) -> str | None:

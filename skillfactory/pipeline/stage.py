@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,10 @@ class StageContext:
         return self._samplers[key]
 
     def task(self) -> Any:
-        return _task(self.config["task"], tuple(sorted(self.config["task_options"].items())))
+        from skillfactory.registry import get_registry
+
+        registration = get_registry().get("task", self.config["task"])
+        return registration.create(**self.config["task_options"])
 
 
 class Stage(ABC):
@@ -56,13 +58,6 @@ class Stage(ABC):
     @abstractmethod
     def show(self, summary: Mapping[str, Any], console: Console) -> None:
         """Print the one-screen summary of a finished stage."""
-
-
-@functools.cache
-def _task(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    from skillfactory.registry import get_registry
-
-    return get_registry().get("task", name).create(**dict(options))
 
 
 def _load_sampler(config: Mapping[str, Any], console: Console) -> Any:
