@@ -30,19 +30,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from machine import cpu_name  # benchmarks/machine.py, beside this script
+
 STOP = ("</answer>",)
-
-
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it, or what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def countdown_prompts(count: int, seed: int) -> list[Any]:

@@ -20,13 +20,13 @@ from skillfactory.run_config import (
     Setting,
     load_config_file,
     merge,
-    parse_option_pairs,
     parse_value,
     resolve,
     to_yaml,
 )
+from skillfactory.task_commands import parse_options
 
-STAGE_NAMES = ("problems", "samples", "reflections", "traces")
+STAGE_NAMES = ("problems", "samples", "reflections", "traces", "sft", "grpo")
 """Kept in step with :data:`skillfactory.pipeline.stages.STAGE_NAMES` (checked by a test),
 so that ``--help`` does not import the stages."""
 
@@ -43,7 +43,7 @@ def _option(setting: Setting):  # -> a click decorator
         return click.option(
             flag, setting.name, multiple=True, metavar="KEY=VALUE", help=setting.help
         )
-    if setting.name == "until":
+    if setting.name in ("until", "from"):
         return click.option(
             setting.flag,
             setting.name,
@@ -91,7 +91,7 @@ def _with_settings(function):
     "--force", is_flag=True, help="Redo stages whose finished work was made with other settings."
 )
 def run_command(config_file: Path | None, print_config: bool, force: bool, **flags: Any) -> None:
-    """Run the method: problems → samples → reflections → traces.
+    """Run the method: problems → samples → reflections → traces → sft → grpo.
 
     Finished stages are skipped when their settings are unchanged; an interrupted
     stage resumes from its finished shards. Example:
@@ -104,7 +104,7 @@ def run_command(config_file: Path | None, print_config: bool, force: bool, **fla
         setting = BY_NAME[name]
         if setting.kind is OPTIONS:
             if value:
-                from_flags[name] = parse_option_pairs(value, flag=setting.flag.removesuffix("s"))
+                from_flags[name] = parse_options(value, flag=setting.flag.removesuffix("s"))
         elif value is not None:
             from_flags[name] = parse_value(setting, value, where=setting.flag)
     config = resolve(merge(from_file, from_flags))
@@ -115,5 +115,5 @@ def run_command(config_file: Path | None, print_config: bool, force: bool, **fla
     from skillfactory.pipeline.stages import STAGES
 
     until = config["until"] or STAGES[-1].name
-    run_pipeline(STAGES, config, until=until, force=force)
+    run_pipeline(STAGES, config, until=until, start=config["from"], force=force)
     click.echo(f"Run directory: {config['run_dir']} (stages up to {until} are done)")

@@ -15,9 +15,7 @@ own settings for a GPU.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,13 +169,92 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("correct-last", "random"),
     ),
     Setting(
+        "sft_learning_rate",
+        float,
+        3e-4,
+        "SFT learning rate (the paper: 1e-6 for a 1.5B model; the small default model needs "
+        "far more).",
+        "sft",
+        _positive,
+    ),
+    Setting(
+        "sft_epochs", float, 3.0, "SFT epochs over the traces (the paper: 2).", "sft", _positive
+    ),
+    Setting("sft_batch_size", int, 4, "SFT traces per step.", "sft", _at_least(1)),
+    Setting(
+        "sft_max_length",
+        int,
+        1024,
+        "Longest trace SFT trains on, in tokens; longer ones are dropped and counted.",
+        "sft",
+        _at_least(8),
+    ),
+    Setting(
+        "sft_options",
+        OPTIONS,
+        {},
+        "More options of the sft trainer, KEY=VALUE (repeatable), e.g. lora=true.",
+        "sft",
+    ),
+    Setting("grpo_steps", int, 40, "GRPO steps (the paper: 150).", "grpo", _at_least(1)),
+    Setting(
+        "grpo_learning_rate",
+        float,
+        1e-4,
+        "GRPO learning rate (the paper: 1e-6).",
+        "grpo",
+        _positive,
+    ),
+    Setting(
+        "grpo_questions",
+        int,
+        64,
+        "Questions GRPO prompts with (drawn apart from the evaluation questions).",
+        "grpo",
+        _at_least(1),
+    ),
+    Setting(
+        "grpo_generations",
+        int,
+        4,
+        "Completions per question that GRPO compares (the paper: 16).",
+        "grpo",
+        _at_least(2),
+    ),
+    Setting(
+        "grpo_batch_size",
+        int,
+        8,
+        "Completions per GRPO step; a multiple of grpo_generations.",
+        "grpo",
+        _at_least(1),
+    ),
+    Setting(
+        "grpo_max_completion_length",
+        int,
+        256,
+        "Token budget of one GRPO completion.",
+        "grpo",
+        _at_least(1),
+    ),
+    Setting("grpo_temperature", float, 0.7, "GRPO sampling temperature.", "grpo", _positive),
+    Setting("grpo_beta", float, 0.0, "KL weight (the paper: none).", "grpo", _at_least(0)),
+    Setting(
+        "grpo_options",
+        OPTIONS,
+        {},
+        "More options of the grpo trainer, KEY=VALUE (repeatable).",
+        "grpo",
+    ),
+    Setting(
         "run_dir", str, None, "The run directory (default: runs/TASK-DIFFICULTY-SKILLS).", None
     ),
+    Setting("from", str, None, "Redo this stage and all after it, keeping the ones before.", None),
     Setting("until", str, None, "Stop after this stage (default: the last one).", None),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
-PLACEMENT = ("run_dir", "until")
+PLACEMENT = ("run_dir", "from", "until")
 """Settings that say where and how far to run, not what to make: never in a fingerprint."""
 
 
@@ -275,31 +352,6 @@ def parse_value(setting: Setting, value: Any, *, where: str) -> Any:
     return parsed
 
 
-_OPTION_PAIR = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
-
-
-def parse_option_pairs(pairs: Sequence[str], *, flag: str) -> dict[str, Any]:
-    """``["batch_size=32", "dtype=float32"]`` → ``{"batch_size": 32, "dtype": "float32"}``.
-
-    A value is read as JSON when it is a JSON number, boolean or null, and kept
-    as text otherwise, so ``KEY=32`` is a number and ``KEY=cpu`` is text.
-    """
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        match = _OPTION_PAIR.match(pair)
-        if match is None:
-            raise UsageError(f"{flag} takes KEY=VALUE, got {pair!r}")
-        key, text = match.groups()
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        if isinstance(value, (list, dict, str)):
-            value = text
-        options[key] = value
-    return options
-
-
 def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
     """Later layers win; a layer holds only the settings it sets."""
     values = defaults()
@@ -356,6 +408,18 @@ def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
     resolved["variants"] = tuple(task_class.resolve_variant(v) for v in dict.fromkeys(variants))
     registry.get("sampler", resolved["sampler"])
     check_model_spec(resolved["model"])
+    from skillfactory.pipeline.stages import STAGE_NAMES
+
+    for name in ("from", "until"):
+        if resolved[name] is not None and resolved[name] not in STAGE_NAMES:
+            raise UsageError(
+                f"{name} must name a stage ({', '.join(STAGE_NAMES)}), got {resolved[name]!r}"
+            )
+    if resolved["grpo_batch_size"] % resolved["grpo_generations"]:
+        raise UsageError(
+            f"grpo_batch_size ({resolved['grpo_batch_size']}) must be a multiple of "
+            f"grpo_generations ({resolved['grpo_generations']})"
+        )
     if resolved["run_dir"] is None:
         resolved["run_dir"] = default_run_dir(resolved)
     return resolved

@@ -8,6 +8,7 @@ reference answers, against the exact verifier the pipeline uses.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,13 +43,13 @@ _task_option = click.option(
 )
 
 
-def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+def parse_options(pairs: Sequence[str], *, flag: str = "--option") -> dict[str, Any]:
     """``("a=1", "b=x")`` → ``{"a": 1, "b": "x"}``; a value that is not JSON stays a string."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, equals, value = pair.partition("=")
         if not equals or not key.isidentifier():
-            raise UsageError(f"--option takes KEY=VALUE with KEY a name, got {pair!r}")
+            raise UsageError(f"{flag} takes KEY=VALUE with KEY a name, got {pair!r}")
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:

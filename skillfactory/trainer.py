@@ -24,6 +24,11 @@ class Trainer(ABC):
     """One line for ``skillfactory trainers``."""
     produces: ClassVar[Literal["model", "files"]] = "model"
     """``"model"`` for a trained model directory, ``"files"`` for an export."""
+    data: ClassVar[Literal["traces", "problems"]] = "traces"
+    """What ``dataset`` holds. ``"traces"``: chat ``messages`` (the traces stage's rows),
+    for SFT and its exports. ``"problems"``: the problems stage's rows (``id``, ``task``,
+    ``difficulty``, ``question``, ``answer``, ``data`` as JSON text), for RL, which prompts
+    with the task and rewards with its verifier."""
 
     @abstractmethod
     def train(self, model: str, dataset: Dataset, output_dir: Path) -> Path:

@@ -113,12 +113,12 @@ def sample_completions(
         try:
             texts = _generate_batch(model, tokenizer, [prompts[p] for p, _ in chosen], options)
         except torch.OutOfMemoryError:
-            if size == 1:
+            if len(chosen) == 1:
                 raise SkillFactoryError(
                     "out of memory while generating one completion; lower max_new_tokens "
                     "or use a machine with more memory"
                 ) from None
-            size = max(1, size // 2)
+            size = max(1, len(chosen) // 2)
             _release_cached_memory()
             continue
         for (prompt, copy), text in zip(chosen, texts, strict=True):

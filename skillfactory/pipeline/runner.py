@@ -60,17 +60,31 @@ class Plan:
     """Stages whose finished work (or finished shards) the run would replace."""
 
 
-def plan(stages: Sequence[Stage], store: RunStore, prints: Mapping[str, str], until: str) -> Plan:
+def plan(
+    stages: Sequence[Stage],
+    store: RunStore,
+    prints: Mapping[str, str],
+    until: str,
+    start: str | None = None,
+) -> Plan:
+    """Which stages to skip and which to run; ``start`` (``--from``) redoes it and all after."""
     finished = store.finished()
     skip: list[str] = []
     run: list[str] = []
     stale = False
     for stage in stages:
+        if stage.name == start:
+            stale = True
         record = finished.get(stage.name)
         matches = record is not None and record.get("fingerprint") == prints[stage.name]
         present = all(store.path(path).exists() for path in stage.outputs)
         if matches and present and not stale:
             skip.append(stage.name)
+        elif start is not None and not stale:
+            raise UsageError(
+                f"--from {start}: the stage before it, {stage.name}, is not finished with these "
+                "settings; run without --from first"
+            )
         else:
             stale = True
             run.append(stage.name)
@@ -118,15 +132,23 @@ def run_pipeline(
     config: Mapping[str, Any],
     *,
     until: str,
+    start: str | None = None,
     force: bool = False,
     console: Console | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Run ``stages`` up to ``until`` in ``config['run_dir']``; returns each stage's summary."""
+    """Run ``stages`` up to ``until`` in ``config['run_dir']``; returns each stage's summary.
+
+    ``start`` (``--from``) redoes that stage and the ones after it even when they
+    are finished and unchanged; the stages before it must be finished.
+    """
     console = console or Console()
     store = RunStore(Path(config["run_dir"]))
     store.check_usable()
     prints = fingerprints(stages, config)
-    steps = plan(stages, store, prints, until)
+    names = [stage.name for stage in stages]
+    if start is not None and names.index(start) > names.index(until):
+        raise UsageError(f"--from {start} comes after --until {until}")
+    steps = plan(stages, store, prints, until, start)
     if steps.replaced and not force:
         changes = changed_settings(store.read_config(), config)
         why = "; ".join(changes) if changes else "the model or the stage code changed"
@@ -149,8 +171,9 @@ def run_pipeline(
             console.rule(f"[bold]{stage.name}[/] · unchanged, skipped")
             store.log("stage_skipped", stage=stage.name, fingerprint=prints[stage.name])
         elif stage.name in steps.run:
-            position = steps.run.index(stage.name)
-            store.forget(steps.run[position:])
+            # Its output and everything made from it are about to change: none of it counts
+            # as finished, even the stages after --until.
+            store.forget(names[names.index(stage.name) :])
             console.rule(f"[bold]{stage.name}[/] · {stage.title}")
             store.log("stage_started", stage=stage.name, fingerprint=prints[stage.name])
             context = StageContext(config, store, console, prints[stage.name], context_samplers)

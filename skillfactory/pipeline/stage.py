@@ -30,6 +30,23 @@ class StageContext:
             self._samplers[key] = _load_sampler(self.config, self.console)
         return self._samplers[key]
 
+    def release_sampler(self) -> None:
+        """Free the sampler's model (and its GPU memory) before a stage that trains."""
+        sampler = self._samplers.pop("sampler", None)
+        if sampler is None:
+            return
+        close = getattr(sampler, "close", None)
+        if callable(close):
+            close()
+        del sampler
+        import gc
+
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def task(self) -> Any:
         from skillfactory.registry import get_registry
 

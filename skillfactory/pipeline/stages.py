@@ -1,7 +1,7 @@
-"""The stages of a run, in order: problems → samples → reflections → traces.
+"""The stages of a run, in order: problems → samples → reflections → traces → sft → grpo.
 
-Training (``sft``, ``grpo``) and evaluation (``eval``) join :data:`STAGES` after
-``traces`` in later releases; the runner needs no change for them.
+Evaluation (``eval``) joins :data:`STAGES` after ``grpo`` in a later release; the
+runner needs no change for it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,14 @@ from skillfactory.pipeline.reflections import ReflectionsStage
 from skillfactory.pipeline.samples import SamplesStage
 from skillfactory.pipeline.stage import Stage
 from skillfactory.pipeline.traces import TracesStage
+from skillfactory.pipeline.training_stages import GRPOStage, SFTStage
 
-STAGES: tuple[Stage, ...] = (ProblemsStage(), SamplesStage(), ReflectionsStage(), TracesStage())
+STAGES: tuple[Stage, ...] = (
+    ProblemsStage(),
+    SamplesStage(),
+    ReflectionsStage(),
+    TracesStage(),
+    SFTStage(),
+    GRPOStage(),
+)
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)

@@ -1,0 +1,231 @@
+"""``skillfactory export``: hand a run to another training engine as files it reads.
+
+An exporter is a trainer plugin whose ``produces`` is ``"files"``. Its ``data`` says what
+it is given: ``"traces"``, the run's ``traces/`` dataset (for SFT engines), or
+``"problems"``, fresh RL questions of the run's task and difficulty that leave out every
+evaluation question (for RL engines, which prompt with the task and reward with its
+verifier). See docs/exports.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from skillfactory.errors import UsageError
+from skillfactory.task_commands import parse_options
+
+CONFIG_FILE = "config.json"
+STAGES_FILE = "stages.json"
+TRACES_DIR = "traces"
+DEFAULT_QUESTIONS = 1000
+"""RL questions exported for ``"problems"`` exporters: the paper's RL set was 1,000."""
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The settings of the run in ``run_dir``; a missing or foreign directory is a usage error."""
+    if not run_dir.exists():
+        raise UsageError(f"run directory {str(run_dir)!r} does not exist")
+    if not run_dir.is_dir():
+        raise UsageError(f"{str(run_dir)!r} is a file, not a run directory")
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise UsageError(
+            f"{str(run_dir)!r} is not a run directory (it has no {CONFIG_FILE}); "
+            f"pass a directory made by `skillfactory run`"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"{str(path)!r} is unreadable ({type(error).__name__}); is it a run?"
+        ) from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{str(path)!r} does not hold a run's settings")
+    return config
+
+
+def run_setting(config: Mapping[str, Any], key: str, run_dir: Path) -> Any:
+    if config.get(key) is None:
+        raise UsageError(f"the run's {CONFIG_FILE} in {str(run_dir)!r} has no {key!r} setting")
+    return config[key]
+
+
+def load_traces(run_dir: Path) -> Any:  # -> datasets.Dataset
+    """The run's finished traces dataset; refuses a run whose traces are missing or stale."""
+    directory = run_dir / TRACES_DIR
+    finished = _finished_stages(run_dir)
+    if not directory.is_dir() or (finished is not None and TRACES_DIR not in finished):
+        raise UsageError(
+            f"run {str(run_dir)!r} has no finished traces; run its traces stage first "
+            f"(`skillfactory run` with the run's settings and --run-dir {str(run_dir)!r})"
+        )
+    from datasets import load_from_disk
+
+    try:
+        return load_from_disk(str(directory))
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"the traces of run {str(run_dir)!r} are unreadable ({type(error).__name__}); "
+            f"run its traces stage again"
+        ) from None
+
+
+def rl_problem_rows(config: Mapping[str, Any], run_dir: Path, count: int) -> Any:
+    """``count`` RL questions of the run's task and difficulty as a problems dataset."""
+    from datasets import Dataset
+
+    from skillfactory.pipeline.problems import problem_features, problem_row
+    from skillfactory.pipeline.rl_problems import rl_problems
+    from skillfactory.registry import get_registry
+
+    task_name = run_setting(config, "task", run_dir)
+    task = get_registry().get("task", task_name).create(**(config.get("task_options") or {}))
+    problems = rl_problems(
+        task,
+        difficulty=run_setting(config, "difficulty", run_dir),
+        count=count,
+        seed=config.get("seed") or 0,
+    )
+    rows = [problem_row(problem) for problem in problems]
+    features = problem_features()
+    columns = {name: [row[name] for row in rows] for name in features}
+    return Dataset.from_dict(columns, features=features)
+
+
+def export_run(
+    exporter_name: str,
+    run_dir: Path,
+    output_dir: Path,
+    *,
+    model: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    questions: int = DEFAULT_QUESTIONS,
+) -> tuple[Path, int]:
+    """Export the run in ``run_dir`` with the named exporter; returns its directory and rows."""
+    from skillfactory.registry import get_registry
+
+    registration = get_registry().get("trainer", exporter_name)
+    factory = registration.factory
+    if factory.produces != "files":
+        raise UsageError(
+            f"trainer {exporter_name!r} trains a model rather than writing files; "
+            f"use `skillfactory train {exporter_name} ...` instead"
+        )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"--output {str(output_dir)!r} is a file; give a directory")
+    config = read_run_config(run_dir)
+    options = dict(options or {})
+    if "task_options" not in options and "task_options" in _parameters(factory):
+        options["task_options"] = dict(config.get("task_options") or {})
+    exporter = registration.create(**options)
+    if factory.data == "traces":
+        dataset = load_traces(run_dir)
+    elif factory.data == "problems":
+        dataset = rl_problem_rows(config, run_dir, questions)
+    else:
+        raise UsageError(f"exporter {exporter_name!r} asks for unknown data {factory.data!r}")
+    chosen_model = model if model is not None else run_setting(config, "model", run_dir)
+    written = exporter.train(str(chosen_model), dataset, output_dir)
+    return Path(written), len(dataset)
+
+
+@click.command(name="export")
+@click.argument("exporter")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    "output_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory to write the files into (made if missing).",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="The model the example config trains: a directory or hub id (default: the run's).",
+)
+@click.option(
+    "--option",
+    "option_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the exporter (repeatable), e.g. template=qwen or test_size=100.",
+)
+@click.option(
+    "--questions",
+    type=click.IntRange(min=1),
+    default=DEFAULT_QUESTIONS,
+    show_default=True,
+    help="RL questions to export, for exporters that take problems (verl).",
+)
+def export_command(
+    exporter: str,
+    run_dir: Path,
+    output_dir: Path,
+    model: str | None,
+    option_pairs: tuple[str, ...],
+    questions: int,
+) -> None:
+    """Write a run's data as files another engine trains from: llamafactory (SFT on the
+    traces) or verl (GRPO on fresh questions, rewarded by the task's verifier).
+
+    EXPORTER is an exporter's name (see `skillfactory trainers`); RUN_DIR is a directory
+    made by `skillfactory run`.
+    """
+    before = _snapshot(output_dir)
+    written, rows = export_run(
+        exporter,
+        run_dir,
+        output_dir,
+        model=model,
+        options=parse_options(option_pairs),
+        questions=questions,
+    )
+    after = _snapshot(written)
+    changed = sorted(name for name, stamp in after.items() if before.get(name) != stamp)
+    what = "traces" if _data_of(exporter) == "traces" else "questions"
+    click.echo(f"Exported {rows} {what} of {run_dir} for {exporter} to {written}:")
+    for name in changed:
+        click.echo(f"  {written / name}")
+
+
+def _parameters(factory: type) -> set[str]:
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _data_of(exporter: str) -> str:
+    from skillfactory.registry import get_registry
+
+    return get_registry().get("trainer", exporter).factory.data
+
+
+def _finished_stages(run_dir: Path) -> set[str] | None:
+    """The stages ``stages.json`` records as finished, or None when the run has no record."""
+    path = run_dir / STAGES_FILE
+    if not path.is_file():
+        return None
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UsageError(f"{str(path)!r} is unreadable; is it a run?") from None
+    return set(records) if isinstance(records, dict) else set()
+
+
+def _snapshot(directory: Path) -> dict[str, int]:
+    """Each plain file in ``directory`` (not hidden) and its modification time."""
+    if not directory.is_dir():
+        return {}
+    return {
+        path.name: path.stat().st_mtime_ns
+        for path in directory.iterdir()
+        if path.is_file() and not path.name.startswith(".")
+    }
