@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,12 +179,16 @@ class GRPO(Trainer):
             train_dataset=prompts,
             processing_class=tokenizer,
         )
+        training.quiet_progress(trainer)
         with (
             stack,
+            warnings.catch_warnings(),
             training.out_of_memory_as_one_line(
                 "per_device_train_batch_size, num_generations or max_completion_length"
             ),
         ):
+            # TRL 1.16 asks transformers whether checkpointing is on by its deprecated name.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated")
             result = trainer.train(resume_from_checkpoint=True if resume else None)
         rewarded = [e for e in trainer.state.log_history if "reward" in e]
         facts = {

@@ -107,6 +107,22 @@ def resume_point(output_dir: Path, settings: Mapping[str, Any]) -> bool:
     return any(path.name.startswith("checkpoint-") for path in checkpoints.iterdir())
 
 
+def quiet_progress(trainer: Any) -> None:
+    """Keep the trainer's progress bar (rate, ETA) but not a printed dict at every logging step.
+
+    Every logged value still reaches ``curve.json``; printed, one dict per step
+    buries the stage summaries that say the same in a table.
+    """
+    from transformers.trainer_callback import ProgressCallback
+
+    class BarOnly(ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any):
+            return None
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnly())
+
+
 def _complete(checkpoint: Path) -> bool:
     try:
         json.loads((checkpoint / TRAINER_STATE).read_text(encoding="utf-8"))

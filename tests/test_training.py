@@ -415,3 +415,15 @@ def test_train_command_trains_problems_from_jsonl(micro_model, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Trained with grpo" in result.output
     assert json.loads((tmp_path / "g" / "training.json").read_text())["problems"] == 4
+
+
+def test_out_of_memory_in_training_is_one_line_naming_the_setting_to_lower():
+    import torch
+
+    from skillfactory.errors import SkillFactoryError
+    from skillfactory.training import out_of_memory_as_one_line
+
+    with pytest.raises(SkillFactoryError) as caught, out_of_memory_as_one_line("max_length"):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    message = str(caught.value)
+    assert "\n" not in message and "lower max_length" in message and "resumes" in message
