@@ -485,3 +485,17 @@ def test_a_batch_that_runs_out_of_memory_is_split_and_nothing_is_lost(micro_mode
     assert [len(texts) for texts in completions] == [2] * 5
     assert sizes[:3] == [10, 5, 2] and max(sizes[3:]) <= 2
     assert sum(sizes[2:]) == 10
+
+
+def test_redoing_a_stage_unfinishes_every_stage_made_from_it(scripted, micro_model, tmp_path):
+    run_dir = tmp_path / "run"
+    assert invoke(scripted_args(run_dir, micro_model)).exit_code == 0
+    redo = invoke(
+        scripted_args(run_dir, micro_model, "--from", "reflections", "--until", "reflections")
+    )
+    assert redo.exit_code == 0, redo.output
+    finished = json.loads((run_dir / STAGES_FILE).read_text())
+    assert list(finished) == ["problems", "samples", "reflections"]  # traces came from the old ones
+    again = invoke(scripted_args(run_dir, micro_model))
+    assert events(run_dir)[-2:] == [("stage_started", "traces"), ("stage_finished", "traces")]
+    assert again.exit_code == 0
