@@ -124,7 +124,17 @@ class VLLMSampler(Sampler):
         greedy = settings.temperature < GREEDY_BELOW
         params = self._sampling_params(1 if greedy else n, settings, greedy=greedy)
         conversations = [[dict(message) for message in prompt] for prompt in prompts]
-        outputs = self._llm.chat(conversations, sampling_params=params, use_tqdm=False)
+        continuing = {c[-1]["role"] == "assistant" for c in conversations}
+        if len(continuing) > 1:
+            raise UsageError(
+                "vllm sampler: prompts that continue a reply and new ones need two calls"
+            )
+        extra = (
+            {"add_generation_prompt": False, "continue_final_message": True}
+            if continuing == {True}
+            else {}
+        )
+        outputs = self._llm.chat(conversations, sampling_params=params, use_tqdm=False, **extra)
         if len(outputs) != len(prompts):
             raise RuntimeError(f"vllm sampler: {len(prompts)} prompts gave {len(outputs)} results")
         results = [[choice.text for choice in output.outputs] for output in outputs]

@@ -35,6 +35,23 @@ def extract_answer_block(completion: str) -> str | None:
     return clean_answer(block[:MAX_ANSWER_CHARS])
 
 
+def answer_blocks(response: str) -> list[str]:
+    """Every non-empty ``<answer>`` block in order, cleaned as the final answer is.
+
+    :func:`extract_answer_block` keeps only the last block, which is what
+    scoring needs; counting a response's attempts needs them all. Each block is read by handing
+    ``extract_answer_block`` the text from its opening tag to the next one, so
+    the cleaning, length cap and tolerance of an unclosed block stay the same.
+    """
+    openings = [match.start() for match in _OPEN.finditer(response)]
+    if not openings:
+        return []
+    ends = [*openings[1:], len(response)]
+    spans = zip(openings, ends, strict=True)
+    blocks = (extract_answer_block(response[begin:end]) for begin, end in spans)
+    return [block for block in blocks if block is not None]
+
+
 def clean_answer(text: str) -> str | None:
     """Strip whitespace and the wrappers models put around answers; None when nothing is left."""
     text = text.strip()

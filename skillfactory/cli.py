@@ -20,9 +20,11 @@ from skillfactory import __version__
 from skillfactory.compose_command import compose_command
 from skillfactory.console import echo_json, show_plugins, show_registrations
 from skillfactory.errors import SkillFactoryError, one_line
+from skillfactory.evaluate_command import evaluate_command
 from skillfactory.export_command import export_command
 from skillfactory.model_commands import model_group
 from skillfactory.registry import KINDS, Kind, get_registry
+from skillfactory.report_command import report_command
 from skillfactory.run_command import run_command
 from skillfactory.scaffold import new_plugin
 from skillfactory.task_commands import problems, score
@@ -171,5 +173,7 @@ cli.add_command(compose_command)
 cli.add_command(run_command)
 cli.add_command(export_command)
 cli.add_command(train_command)
+cli.add_command(evaluate_command)
+cli.add_command(report_command)
 cli.add_command(model_group)
 cli.add_command(new_plugin)

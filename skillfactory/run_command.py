@@ -26,7 +26,7 @@ from skillfactory.run_config import (
 )
 from skillfactory.task_commands import parse_options
 
-STAGE_NAMES = ("problems", "samples", "reflections", "traces", "sft", "grpo")
+STAGE_NAMES = ("problems", "samples", "reflections", "traces", "sft", "grpo", "eval")
 """Kept in step with :data:`skillfactory.pipeline.stages.STAGE_NAMES` (checked by a test),
 so that ``--help`` does not import the stages."""
 
@@ -91,7 +91,7 @@ def _with_settings(function):
     "--force", is_flag=True, help="Redo stages whose finished work was made with other settings."
 )
 def run_command(config_file: Path | None, print_config: bool, force: bool, **flags: Any) -> None:
-    """Run the method: problems → samples → reflections → traces → sft → grpo.
+    """Run the method: problems → samples → reflections → traces → sft → grpo → eval.
 
     Finished stages are skipped when their settings are unchanged; an interrupted
     stage resumes from its finished shards. Example:
@@ -115,5 +115,11 @@ def run_command(config_file: Path | None, print_config: bool, force: bool, **fla
     from skillfactory.pipeline.stages import STAGES
 
     until = config["until"] or STAGES[-1].name
-    run_pipeline(STAGES, config, until=until, start=config["from"], force=force)
+    summaries = run_pipeline(STAGES, config, until=until, start=config["from"], force=force)
     click.echo(f"Run directory: {config['run_dir']} (stages up to {until} are done)")
+    evaluation = summaries.get("eval")
+    if evaluation:
+        click.echo(f"Report: {evaluation['report']}")
+        for label, cells in evaluation["accuracy"].items():
+            figures = ", ".join(f"{cell} {value:.1%}" for cell, value in cells.items())
+            click.echo(f"  {label}: {figures}")

@@ -278,7 +278,7 @@ def test_the_run_trains_through_grpo_then_skips_and_redoes_from(
     args = [
         "run", "--skills", "verify,retry", "--task", "echo", "--sampler", "scripted",
         "--model", str(micro_model), "--questions", "4", "--samples-per-variant", "3",
-        "--reflections", "2", "--run-dir", str(run_dir), *RUN_TRAINING,
+        "--reflections", "2", "--run-dir", str(run_dir), "--until", "grpo", *RUN_TRAINING,
     ]  # fmt: skip
     first = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output

@@ -93,10 +93,7 @@ def sample_completions(
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    prompts = [
-        tokenizer.apply_chat_template(list(c), add_generation_prompt=True, tokenize=False)
-        for c in conversations
-    ]
+    prompts = [render_prompt(tokenizer, c) for c in conversations]
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
     jobs = [(prompt, copy) for prompt in order for copy in range(n)]
@@ -127,6 +124,16 @@ def sample_completions(
         if on_batch is not None:
             on_batch(done)
     return results
+
+
+def render_prompt(tokenizer: Any, conversation: Conversation) -> str:
+    """The text the model continues: after a new assistant turn's opening, or, when the
+    conversation ends with an assistant message, from the end of that message (budget
+    forcing continues a reply that way)."""
+    messages = list(conversation)
+    if messages and messages[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(messages, continue_final_message=True, tokenize=False)
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

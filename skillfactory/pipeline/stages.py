@@ -1,11 +1,11 @@
-"""The stages of a run, in order: problems → samples → reflections → traces → sft → grpo.
+"""The stages of a run, in order: problems → samples → reflections → traces → sft → grpo → eval.
 
-Evaluation (``eval``) joins :data:`STAGES` after ``grpo`` in a later release; the
-runner needs no change for it.
+A new stage joins :data:`STAGES` in its place; the runner needs no change for it.
 """
 
 from __future__ import annotations
 
+from skillfactory.pipeline.eval_stage import EvalStage
 from skillfactory.pipeline.problems import ProblemsStage
 from skillfactory.pipeline.reflections import ReflectionsStage
 from skillfactory.pipeline.samples import SamplesStage
@@ -20,5 +20,6 @@ STAGES: tuple[Stage, ...] = (
     TracesStage(),
     SFTStage(),
     GRPOStage(),
+    EvalStage(),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)

@@ -1,0 +1,163 @@
+"""Evaluation for real: held-out questions, budget forcing on a micro model, command, stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from skillfactory.cli import cli
+from skillfactory.entrypoints import PLUGINS_ENV
+from skillfactory.evaluation.evaluate import EvalSettings, force_budget, held_out
+from skillfactory.evaluation.suites import Cell
+from skillfactory.registry import get_registry
+
+pytest.importorskip("transformers")
+
+CELL_KEYS = {
+    "task", "difficulty", "problems", "responses", "correct", "accuracy", "ci_low", "ci_high",
+    "format_rate", "mean_length", "attempts", "reflections", "verdicts", "verdict_f1_correct",
+    "verdict_f1_incorrect", "budget_forcing",
+}  # fmt: skip
+
+
+def test_held_out_questions_leave_out_what_training_used():
+    from skillfactory.pipeline.rl_problems import rl_problems
+
+    task = get_registry().get("task", "countdown").create()
+    first = held_out(task, Cell("countdown", 3, 10), set())
+    assert len(first) == 10
+    skipped = held_out(task, Cell("countdown", 3, 10), {first[0].id, first[3].id})
+    assert first[0] not in skipped and first[3] not in skipped and len(skipped) == 10
+    trained = {p.id for p in rl_problems(task, difficulty=3, count=50, seed=0)}
+    assert not trained & {p.id for p in held_out(task, Cell("countdown", 3, 400), set())}
+
+
+def test_budget_forcing_reopens_the_thinking_of_a_micro_model(micro_model):
+    sampler = get_registry().get("sampler", "transformers").create(str(micro_model))
+    prompt = [{"role": "user", "content": "Make 10 from 2, 3, 5."}]
+    closed = "<think>\n<sample>\n2 * 5 = 10\n<answer>2 * 5</answer>\n</sample>\n</think>"
+    settings = EvalSettings(max_new_tokens=12, budget_forcing=2, temperature=0.0)
+    texts, rounds = force_budget(sampler, [prompt], [closed], settings)
+    reopened = closed[: -len("</think>")] + "<sample>"
+    assert texts[0].startswith(reopened)
+    assert len(texts[0]) > len(reopened), "the model wrote on after the re-opened sample"
+    assert rounds == [1]  # the micro model never closes its thinking again by itself
+
+
+class Closer:
+    """A sampler that closes its thinking every time, so forcing runs every round."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], tuple[str, ...]]] = []
+
+    def sample(self, prompts, n, settings):
+        self.calls.append(([p[-1]["content"] for p in prompts], settings.stop))
+        text = " try </think>" if settings.stop else " so <answer>7</answer>"
+        return [[text] for _ in prompts]
+
+
+def test_budget_forcing_stops_after_n_rounds_then_lets_the_answer_come():
+    sampler = Closer()
+    prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
+    texts, rounds = force_budget(
+        sampler, prompts, ["<think> a </think>", "no tags"], EvalSettings(budget_forcing=3)
+    )
+    assert rounds == [3, 0]
+    assert (
+        texts[0]
+        == "<think> a <sample> try <sample> try <sample> try </think> so <answer>7</answer>"
+    )
+    assert texts[1] == "no tags"
+    assert [stop for _, stop in sampler.calls] == [("</think>",)] * 3 + [()]
+
+
+def test_evaluate_writes_metrics_responses_and_a_report(micro_model, tmp_path):
+    output = tmp_path / "eval"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate", "--model", str(micro_model), "--task", "countdown", "--difficulty", "3,4",
+            "--questions", "3", "--samples", "2", "--max-new-tokens", "16",
+            "--output", str(output), "--label", "micro",
+        ],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["settings"]["samples"] == 2
+    (model,) = metrics["models"]
+    assert model["label"] == "micro"
+    assert [(c["task"], c["difficulty"]) for c in model["cells"]] == [
+        ("countdown", 3),
+        ("countdown", 4),
+    ]
+    for cell in model["cells"]:
+        assert set(cell) == CELL_KEYS
+        assert cell["responses"] == 6 and 0 <= cell["ci_low"] <= cell["accuracy"] <= cell["ci_high"]
+    responses = (output / "responses.jsonl").read_text().splitlines()
+    assert len(responses) == 12
+    assert (output / "report.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--difficulty", "3"], "--difficulty needs --task"),
+        (["--task", "countdown", "--difficulty", "three"], "whole numbers"),
+        (["--task", "nope"], "unknown task 'nope'"),
+        (["--model", "/no/such/model"], "no such directory"),
+    ],
+)
+def test_evaluate_refuses_bad_input_in_one_line(args, expected, tmp_path):
+    result = CliRunner().invoke(cli, ["evaluate", "--output", str(tmp_path / "o"), *args])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_evaluate_never_writes_into_a_directory_that_is_not_an_evaluation(micro_model, tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--model", str(micro_model), "--output", str(precious)]
+    )
+    assert result.exit_code == 2 and "holds no evaluation" in result.output
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+
+
+def test_the_run_ends_with_an_evaluation_and_a_report(
+    make_distribution, monkeypatch, micro_model, tmp_path
+):
+    from test_training import ECHO, RUN_TRAINING
+
+    make_distribution(
+        "skillfactory-echo-task", plugins={"echo_task": "sf_test_echo_eval"},
+        modules={"sf_test_echo_eval": ECHO},
+    )  # fmt: skip
+    monkeypatch.setenv(PLUGINS_ENV, "echo_task,verify,retry,transformers,sft,grpo")
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run", "--skills", "verify,retry", "--task", "echo", "--sampler", "scripted",
+            "--model", str(micro_model), "--questions", "4", "--samples-per-variant", "3",
+            "--reflections", "2", "--run-dir", str(run_dir), *RUN_TRAINING,
+            "--eval-questions", "3", "--eval-samples", "2", "--eval-max-new-tokens", "12",
+        ],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    assert [m["label"] for m in metrics["models"]] == ["base", "sft", "grpo"]
+    for model in metrics["models"]:
+        assert [(c["task"], c["difficulty"], c["responses"]) for c in model["cells"]] == [
+            ("echo", 1, 6)
+        ]
+    assert (run_dir / "report.md").is_file()
+    assert "Report:" in result.output and "base: echo 1" in result.output
+    stages = json.loads((run_dir / "stages.json").read_text())
+    assert list(stages)[-1] == "eval"
+    assert Path(stages["eval"]["summary"]["report"]) == run_dir / "report.md"
