@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skillfactory import Trainer, UsageError, hookimpl
+from skillfactory import Trainer, UsageError, hookimpl, training
 from skillfactory.training import OptionChecks
 
 COMPLETIONS_FILE = "completions.jsonl"
@@ -67,27 +67,26 @@ class GRPO(Trainer):
     ) -> None:
         check = OptionChecks(self.name)
         self.settings: dict[str, Any] = {
-            "learning_rate": check.number("learning_rate", learning_rate, above=0),
+            **training.checked_schedule(
+                check,
+                learning_rate=learning_rate,
+                per_device_train_batch_size=per_device_train_batch_size,
+                gradient_accumulation_steps=gradient_accumulation_steps,
+                warmup_ratio=warmup_ratio,
+                lr_scheduler_type=lr_scheduler_type,
+                seed=seed,
+                logging_steps=logging_steps,
+                save_steps=save_steps,
+                gradient_checkpointing=gradient_checkpointing,
+            ),
             "max_steps": check.whole("max_steps", max_steps, at_least=1),
             "num_generations": check.whole("num_generations", num_generations, at_least=2),
-            "per_device_train_batch_size": check.whole(
-                "per_device_train_batch_size", per_device_train_batch_size, at_least=1
-            ),
-            "gradient_accumulation_steps": check.whole(
-                "gradient_accumulation_steps", gradient_accumulation_steps, at_least=1
-            ),
             "max_completion_length": check.whole(
                 "max_completion_length", max_completion_length, at_least=1
             ),
             "temperature": check.number("temperature", temperature, above=0),
             "top_p": check.number("top_p", top_p, above=0, at_most=1),
             "beta": check.number("beta", beta, at_least=0),
-            "warmup_ratio": check.number("warmup_ratio", warmup_ratio, at_least=0, at_most=0.999),
-            "lr_scheduler_type": str(lr_scheduler_type),
-            "seed": check.whole("seed", seed, at_least=0),
-            "logging_steps": check.whole("logging_steps", logging_steps, at_least=1),
-            "save_steps": check.whole("save_steps", save_steps, at_least=1),
-            "gradient_checkpointing": check.flag("gradient_checkpointing", gradient_checkpointing),
             "use_vllm": use_vllm if use_vllm == "auto" else check.flag("use_vllm", use_vllm),
             "vllm_mode": check.choice("vllm_mode", vllm_mode, ("colocate", "server")),
             "vllm_server_base_url": vllm_server_base_url,
@@ -117,8 +116,6 @@ class GRPO(Trainer):
     def train(self, model: str, dataset: Any, output_dir: Path) -> Path:
         from trl import GRPOConfig, GRPOTrainer
 
-        from skillfactory import training
-
         missing = {"id", "task", "question", "answer", "data"} - set(dataset.column_names)
         if missing:
             raise UsageError(
@@ -143,25 +140,13 @@ class GRPO(Trainer):
             (output_dir / COMPLETIONS_FILE).unlink(missing_ok=True)
         use_vllm = _use_vllm(settings["use_vllm"], device.cuda)
         config = GRPOConfig(
-            output_dir=str(output_dir / training.CHECKPOINTS_DIR),
-            learning_rate=settings["learning_rate"],
+            **training.schedule_args(settings, output_dir, device),
             max_steps=settings["max_steps"],
             num_generations=settings["num_generations"],
-            per_device_train_batch_size=settings["per_device_train_batch_size"],
-            gradient_accumulation_steps=settings["gradient_accumulation_steps"],
             max_completion_length=settings["max_completion_length"],
             temperature=settings["temperature"],
             top_p=settings["top_p"],
             beta=settings["beta"],
-            warmup_steps=settings["warmup_ratio"],
-            lr_scheduler_type=settings["lr_scheduler_type"],
-            seed=settings["seed"],
-            data_seed=settings["seed"],
-            logging_steps=settings["logging_steps"],
-            save_strategy="steps",
-            save_steps=settings["save_steps"],
-            save_total_limit=1,
-            activation_checkpointing=settings["gradient_checkpointing"],
             reward_weights=[1.0, 0.0],
             use_vllm=use_vllm,
             vllm_mode=settings["vllm_mode"],
@@ -169,8 +154,6 @@ class GRPO(Trainer):
             vllm_gpu_memory_utilization=settings["vllm_gpu_memory_utilization"],
             steps_per_generation=settings["steps_per_generation"],
             num_iterations=settings["num_iterations"],
-            report_to=[],
-            **device.config_args(),
         )
         trainer = GRPOTrainer(
             model=network,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skillfactory import Trainer, UsageError, hookimpl
+from skillfactory import Trainer, UsageError, hookimpl, training
 from skillfactory.training import OptionChecks
 
 GENERATION_MARK = "{% generation %}"
@@ -54,22 +54,21 @@ class SFT(Trainer):
     ) -> None:
         check = OptionChecks(self.name)
         self.settings: dict[str, Any] = {
-            "learning_rate": check.number("learning_rate", learning_rate, above=0),
+            **training.checked_schedule(
+                check,
+                learning_rate=learning_rate,
+                per_device_train_batch_size=per_device_train_batch_size,
+                gradient_accumulation_steps=gradient_accumulation_steps,
+                warmup_ratio=warmup_ratio,
+                lr_scheduler_type=lr_scheduler_type,
+                seed=seed,
+                logging_steps=logging_steps,
+                save_steps=save_steps,
+                gradient_checkpointing=gradient_checkpointing,
+            ),
             "num_train_epochs": check.number("num_train_epochs", num_train_epochs, above=0),
-            "per_device_train_batch_size": check.whole(
-                "per_device_train_batch_size", per_device_train_batch_size, at_least=1
-            ),
-            "gradient_accumulation_steps": check.whole(
-                "gradient_accumulation_steps", gradient_accumulation_steps, at_least=1
-            ),
             "max_length": check.whole("max_length", max_length, at_least=8),
-            "warmup_ratio": check.number("warmup_ratio", warmup_ratio, at_least=0, at_most=0.999),
-            "lr_scheduler_type": str(lr_scheduler_type),
             "weight_decay": check.number("weight_decay", weight_decay, at_least=0),
-            "seed": check.whole("seed", seed, at_least=0),
-            "logging_steps": check.whole("logging_steps", logging_steps, at_least=1),
-            "save_steps": check.whole("save_steps", save_steps, at_least=1),
-            "gradient_checkpointing": check.flag("gradient_checkpointing", gradient_checkpointing),
             "lora": check.flag("lora", lora),
             "lora_r": check.whole("lora_r", lora_r, at_least=1),
             "lora_alpha": check.whole("lora_alpha", lora_alpha, at_least=1),
@@ -78,7 +77,6 @@ class SFT(Trainer):
         self.trust_remote_code = check.flag("trust_remote_code", trust_remote_code)
 
     def train(self, model: str, dataset: Any, output_dir: Path) -> Path:
-        from skillfactory import training
 
         started = time.perf_counter()
         trainer, facts = self.prepare(model, dataset, output_dir)
@@ -94,8 +92,6 @@ class SFT(Trainer):
     def prepare(self, model: str, dataset: Any, output_dir: Path) -> tuple[Any, dict[str, Any]]:
         """TRL's trainer, set up on the traces that fit, and what is known before training."""
         from trl import SFTConfig, SFTTrainer
-
-        from skillfactory import training
 
         if "messages" not in dataset.column_names:
             raise UsageError("sft trains on traces: the data needs a 'messages' column of chats")
@@ -119,27 +115,13 @@ class SFT(Trainer):
         output_dir.mkdir(parents=True, exist_ok=True)
         resume = training.resume_point(output_dir, {"model": model, **settings})
         config = SFTConfig(
-            output_dir=str(output_dir / training.CHECKPOINTS_DIR),
-            learning_rate=settings["learning_rate"],
+            **training.schedule_args(settings, output_dir, device),
             num_train_epochs=settings["num_train_epochs"],
-            per_device_train_batch_size=settings["per_device_train_batch_size"],
-            gradient_accumulation_steps=settings["gradient_accumulation_steps"],
             max_length=settings["max_length"],
-            warmup_steps=settings["warmup_ratio"],
-            lr_scheduler_type=settings["lr_scheduler_type"],
             weight_decay=settings["weight_decay"],
-            seed=settings["seed"],
-            data_seed=settings["seed"],
-            logging_steps=settings["logging_steps"],
-            save_strategy="steps",
-            save_steps=settings["save_steps"],
-            save_total_limit=1,
-            activation_checkpointing=settings["gradient_checkpointing"],
             assistant_only_loss=marked,
             completion_only_loss=None if marked else True,
             packing=False,
-            report_to=[],
-            **device.config_args(),
         )
         trainer = SFTTrainer(
             model=network,

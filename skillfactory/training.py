@@ -227,3 +227,56 @@ class OptionChecks:
 
     def _refuse(self, name: str, why: str, value: Any) -> UsageError:
         return UsageError(f"{self.owner}: {name} {why}, got {value!r}")
+
+
+def checked_schedule(
+    check: OptionChecks,
+    *,
+    learning_rate: Any,
+    per_device_train_batch_size: Any,
+    gradient_accumulation_steps: Any,
+    warmup_ratio: Any,
+    lr_scheduler_type: Any,
+    seed: Any,
+    logging_steps: Any,
+    save_steps: Any,
+    gradient_checkpointing: Any,
+) -> dict[str, Any]:
+    """The options every TRL trainer shares (rate, batch, schedule, logging, saving), checked."""
+    return {
+        "learning_rate": check.number("learning_rate", learning_rate, above=0),
+        "per_device_train_batch_size": check.whole(
+            "per_device_train_batch_size", per_device_train_batch_size, at_least=1
+        ),
+        "gradient_accumulation_steps": check.whole(
+            "gradient_accumulation_steps", gradient_accumulation_steps, at_least=1
+        ),
+        "warmup_ratio": check.number("warmup_ratio", warmup_ratio, at_least=0, at_most=0.999),
+        "lr_scheduler_type": str(lr_scheduler_type),
+        "seed": check.whole("seed", seed, at_least=0),
+        "logging_steps": check.whole("logging_steps", logging_steps, at_least=1),
+        "save_steps": check.whole("save_steps", save_steps, at_least=1),
+        "gradient_checkpointing": check.flag("gradient_checkpointing", gradient_checkpointing),
+    }
+
+
+def schedule_args(settings: Mapping[str, Any], output_dir: Path, device: Device) -> dict[str, Any]:
+    """The TrainingArguments of :func:`checked_schedule`'s options, with checkpoints kept in
+    ``output_dir`` (one at a time) and the device's precision."""
+    return {
+        "output_dir": str(output_dir / CHECKPOINTS_DIR),
+        "learning_rate": settings["learning_rate"],
+        "per_device_train_batch_size": settings["per_device_train_batch_size"],
+        "gradient_accumulation_steps": settings["gradient_accumulation_steps"],
+        "warmup_steps": settings["warmup_ratio"],  # below 1: a share of all steps
+        "lr_scheduler_type": settings["lr_scheduler_type"],
+        "seed": settings["seed"],
+        "data_seed": settings["seed"],
+        "logging_steps": settings["logging_steps"],
+        "save_strategy": "steps",
+        "save_steps": settings["save_steps"],
+        "save_total_limit": 1,
+        "activation_checkpointing": settings["gradient_checkpointing"],
+        "report_to": [],
+        **device.config_args(),
+    }
