@@ -161,3 +161,17 @@ def test_the_run_ends_with_an_evaluation_and_a_report(
     stages = json.loads((run_dir / "stages.json").read_text())
     assert list(stages)[-1] == "eval"
     assert Path(stages["eval"]["summary"]["report"]) == run_dir / "report.md"
+
+
+def test_attempts_inside_a_response_are_scored_through_the_verifier():
+    """In-trace attempts go through the same Verifier as whole responses (its sandbox too)."""
+    from skillfactory.evaluation.evaluate import _judge
+    from skillfactory.scoring import Verifier
+
+    task = get_registry().get("task", "countdown").create()
+    (problem,) = task.generate(1, difficulty=3, seed=0)
+    with Verifier(task, sandbox=True) as verifier:
+        right = _judge(verifier, problem)
+        assert right(f"<answer>{problem.answer}</answer>") is True
+        assert right("<answer>1 + 1</answer>") is False
+        assert right("no answer here") is None

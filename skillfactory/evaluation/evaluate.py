@@ -164,7 +164,7 @@ def evaluate_model(
             metrics = CellMetrics()
             judgements = verifier.judge(list(zip(flat_problems, plain, strict=True)))
             for problem, text, judgement in zip(flat_problems, plain, judgements, strict=True):
-                skills = skill_usage(text, _judge(task, problem))
+                skills = skill_usage(text, _judge(verifier, problem))
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"])
                 metrics.add(
                     judgement.score.correct, judgement.extracted is not None, length, skills
@@ -191,14 +191,13 @@ def evaluate_model(
     return results
 
 
-def _judge(task: Any, problem: Problem) -> Callable[[str], bool | None]:
-    from skillfactory.sandbox import judge
+def _judge(verifier: Any, problem: Problem) -> Callable[[str], bool | None]:
+    """Whether an attempt inside a response is right, scored exactly as whole responses are
+    (in the verifier's worker pool for a task that asks for a sandbox); None without an answer."""
 
     def right(text: str) -> bool | None:
-        answer = task.extract_answer(text)
-        if answer is None:
-            return None
-        return judge(task, problem, answer).correct
+        (judgement,) = verifier.judge([(problem, text)])
+        return None if judgement.extracted is None else judgement.score.correct
 
     return right
 
