@@ -163,7 +163,9 @@ def test_a_truncated_trace_keeps_its_unclosed_last_attempt():
     assert len(parts.attempts) == 2
     assert parts.attempts[1] == "25 - 5 = 20, and 20 * 4 = 8"
     skills = skill_usage(response, JUDGE)
-    assert skills == ResponseSkills(attempts=2, reflections=1, verdicts=[(False, False)])
+    assert skills == ResponseSkills(
+        attempts=2, reflections=1, verdicts=[(False, False)], traced=True
+    )
 
 
 def test_an_attempt_without_an_answer_counts_as_wrong():
@@ -269,6 +271,7 @@ def test_cell_metrics_to_json():
         "mean_length",
         "attempts",
         "reflections",
+        "trace_rate",
         "verdicts",
         "verdict_f1_correct",
         "verdict_f1_incorrect",
@@ -283,6 +286,7 @@ def test_cell_metrics_to_json():
     assert got["mean_length"] == pytest.approx(55.0)
     assert got["attempts"] == pytest.approx((2 + 1 + 1 + 0) / 4)
     assert got["reflections"] == pytest.approx((2 + 1 + 0 + 0) / 4)
+    assert got["trace_rate"] == pytest.approx(2 / 4)  # the two traces, not the plain answers
     # Pairs: (False, False), (True, True), (True, False).
     # correct: 1 hit, 1 false alarm -> 2/3; incorrect: 1 hit, 1 miss -> 2/3.
     assert got["verdicts"] == 3

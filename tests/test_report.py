@@ -46,6 +46,7 @@ def make_cell(task: str, difficulty: int, correct: int, samples: int, seed: int)
         "mean_length": 100.0 + seed,
         "attempts": 1.0 + (seed % 5) / 4,
         "reflections": (seed % 3) / 2,
+        "trace_rate": (seed % 4) / 4,
         "verdicts": seed,
         "verdict_f1_correct": 0.5 if seed % 2 else None,
         "verdict_f1_incorrect": 0.75,
@@ -83,8 +84,22 @@ SFT_CURVE = [
     {"step": 3, "train_runtime": 12.0},
 ]
 GRPO_CURVE = [
-    {"step": 1, "reward": 0.125, "rewards/accuracy/mean": 0.125, "completions/mean_length": 90},
-    {"step": 2, "reward": 0.25, "rewards/accuracy/mean": 0.25, "completions/mean_length": 95},
+    {
+        "step": 1,
+        "reward": 0.125,
+        "rewards/accuracy/mean": 0.125,
+        "completions/mean_length": 90,
+        "frac_reward_zero_std": 0.75,
+        "entropy": 1.5,
+    },
+    {
+        "step": 2,
+        "reward": 0.25,
+        "rewards/accuracy/mean": 0.25,
+        "completions/mean_length": 95,
+        "frac_reward_zero_std": 0.5,
+        "entropy": 1.25,
+    },
 ]
 
 
@@ -200,6 +215,7 @@ def test_skill_usage_and_budget_forcing_tables(runs, compared):
     first_cell = metrics_of(runs[0])["models"][0]["cells"][0]
     assert first["RUN / LABEL"] == "run-a / base"
     assert float(first["Attempts"]) == pytest.approx(first_cell["attempts"], abs=0.005)
+    assert first["In trace format"] == f"{100 * first_cell['trace_rate']:.1f}%"
     assert float(first["F1 incorrect"]) == pytest.approx(0.75)
     assert budget == [
         {
@@ -280,6 +296,14 @@ def test_plots_json_holds_the_metrics_as_drawn(runs, compared):
     assert curves["GRPO reward"]["series"] == {
         "run-a": [[entry["step"], entry["reward"]] for entry in GRPO_CURVE]
     }
+    for title, key in (
+        ("GRPO groups with one reward for all", "frac_reward_zero_std"),
+        ("GRPO entropy", "entropy"),
+        ("GRPO completion length", "completions/mean_length"),
+    ):
+        assert curves[title]["series"] == {
+            "run-a": [[entry["step"], entry[key]] for entry in GRPO_CURVE]
+        }, title
 
 
 def test_an_evaluation_directory_is_a_source_too(runs, tmp_path):

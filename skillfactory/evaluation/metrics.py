@@ -127,6 +127,9 @@ class ResponseSkills:
     attempts: int
     reflections: int
     verdicts: list[tuple[bool, bool]]
+    traced: bool = False
+    """Whether the response is in the trace format: at least one ``<sample>`` and one
+    ``<reflect>`` block."""
 
 
 def _same_answer_key(answer: str) -> str:
@@ -156,7 +159,12 @@ def skill_usage(response: str, judge: Judge) -> ResponseSkills:
         if claimed is None:
             continue
         verdicts.append((claimed, judge(parts.attempts[index]) is True))
-    return ResponseSkills(attempts=attempts, reflections=len(parts.reflections), verdicts=verdicts)
+    return ResponseSkills(
+        attempts=attempts,
+        reflections=len(parts.reflections),
+        verdicts=verdicts,
+        traced=parts.tagged and bool(parts.reflections),
+    )
 
 
 def _f1(pairs: Sequence[tuple[bool, bool]], positive: bool) -> float | None:
@@ -191,6 +199,7 @@ class CellMetrics:
         self.total_length = 0
         self.total_attempts = 0
         self.total_reflections = 0
+        self.traced = 0
         self.verdicts: list[tuple[bool, bool]] = []
 
     def add(self, correct: bool, answered: bool, length: int, skills: ResponseSkills) -> None:
@@ -201,6 +210,7 @@ class CellMetrics:
         self.total_length += length
         self.total_attempts += skills.attempts
         self.total_reflections += skills.reflections
+        self.traced += skills.traced
         self.verdicts.extend(skills.verdicts)
 
     def _mean(self, total: int) -> float:
@@ -227,6 +237,7 @@ class CellMetrics:
             "mean_length": self._mean(self.total_length),
             "attempts": self._mean(self.total_attempts),
             "reflections": self._mean(self.total_reflections),
+            "trace_rate": self._mean(self.traced),
             "verdicts": len(self.verdicts),
             "verdict_f1_correct": f1["correct"],
             "verdict_f1_incorrect": f1["incorrect"],

@@ -35,6 +35,22 @@ PLOTS_FILE = "plots.json"
 ACCURACY_PLOT = "accuracy_by_difficulty.png"
 SKILL_PLOT = "skill_usage.png"
 CURVES_PLOT = "training_curves.png"
+GRPO_CURVES = (
+    ("reward", "grpo_reward"),
+    ("frac_reward_zero_std", "grpo_zero_std"),
+    ("entropy", "grpo_entropy"),
+    ("completions/mean_length", "grpo_length_curve"),
+)
+"""What GRPO's curve.json logs per step, and the name each is kept under: the reward, the
+share of groups whose completions all scored alike (they teach nothing), the policy's
+entropy (a collapse shows here) and the mean completion length."""
+CURVE_PANELS = (
+    ("sft_loss", "SFT loss", "loss"),
+    ("grpo_reward", "GRPO reward", "reward"),
+    ("grpo_zero_std", "GRPO groups with one reward for all", "fraction"),
+    ("grpo_entropy", "GRPO entropy", "entropy"),
+    ("grpo_length_curve", "GRPO completion length", "tokens"),
+)
 
 RUN_SETTINGS = (
     "task",
@@ -94,6 +110,8 @@ class Cell:
     verdict_f1_correct: float | None
     verdict_f1_incorrect: float | None
     budget_forcing: BudgetForcing | None
+    trace_rate: float | None = None
+    """Share of responses in the trace format (a ``<sample>`` and a ``<reflect>``)."""
 
     @property
     def key(self) -> tuple[str, Any]:
@@ -194,7 +212,10 @@ def load_source(path: Path) -> Source:
         if sft is not None:
             source.curves["sft_loss"] = _points(sft, "loss")
         if grpo is not None:
-            source.curves["grpo_reward"] = _points(grpo, "reward")
+            for key, name in GRPO_CURVES:
+                points = _points(grpo, key)
+                if points:
+                    source.curves[name] = points
             for key, name in (
                 ("rewards/accuracy/mean", "grpo_accuracy"),
                 ("completions/mean_length", "grpo_length"),
@@ -308,6 +329,7 @@ def _cell(entry: Any, path: Path, label: str) -> Cell:
         verdict_f1_correct=_number(entry.get("verdict_f1_correct")),
         verdict_f1_incorrect=_number(entry.get("verdict_f1_incorrect")),
         budget_forcing=budget,
+        trace_rate=_number(entry.get("trace_rate")),
     )
 
 
@@ -521,6 +543,7 @@ def _skill_section(sources: Sequence[Source]) -> list[str]:
         "Task",
         "Difficulty",
         "RUN / LABEL" if several else "Label",
+        "In trace format",
         "Attempts",
         "Reflections",
         "Verdicts",
@@ -542,6 +565,7 @@ def _skill_section(sources: Sequence[Source]) -> list[str]:
                         task,
                         difficulty_text(difficulty),
                         column.name,
+                        _percent(cell.trace_rate),
                         _fixed(cell.attempts),
                         _fixed(cell.reflections),
                         _value_text(cell.verdicts),
@@ -552,7 +576,9 @@ def _skill_section(sources: Sequence[Source]) -> list[str]:
                     ]
                 )
     intro = (
-        "Attempts and reflections are means per response. The verdict F1 scores compare the "
+        "In trace format is the share of responses with at least one <sample> and one "
+        "<reflect> block. Attempts and reflections are means per response. The verdict F1 "
+        "scores compare the "
         "verdicts the model writes about its own attempts with the verifier, for attempts "
         "that are correct and for those that are not (— where undefined). The format rate "
         "is the share of responses with an answer that could be extracted; lengths are in "
@@ -747,10 +773,7 @@ def plot_data(sources: Sequence[Source]) -> list[dict[str, Any]]:
         {"file": SKILL_PLOT, "styles": styles, "panels": skill_panels},
     ]
     curve_panels = []
-    for key, title, y in (
-        ("sft_loss", "SFT loss", "loss"),
-        ("grpo_reward", "GRPO reward", "reward"),
-    ):
+    for key, title, y in CURVE_PANELS:
         series = {
             source.name: [[step, value] for step, value in source.curves[key]]
             for source in sources
