@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -67,7 +68,7 @@ def _rng(problem: Problem, variant: str, right: bool) -> random.Random:
 
 @functools.cache
 def _task(name: str) -> Task:
-    return TASKS[name]()
+    return TASKS[name](**WRITERS[name].options)
 
 
 @functools.cache
@@ -254,3 +255,65 @@ def test_wrong_countdown_attempts_misuse_numbers_or_miss_the_target():
 
     assert len(misused) >= len(wrong) // 5, len(misused)
     assert len(missed) >= len(wrong) // 5, len(missed)
+
+
+_STEP_LINE = re.compile(r"^(\d+) ([-+*/]) (\d+) = (\d+)$", re.MULTILINE)
+
+
+def _true(left: str, op: str, right: str) -> int | None:
+    from skillfactory.models.drills import apply
+
+    return apply(op, int(left), int(right))
+
+
+def test_a_countdown_check_redoes_every_step_from_its_operands():
+    """A check never copies a stated result: each of its steps is true arithmetic."""
+    for case in _cases("countdown"):
+        steps = _STEP_LINE.findall(case.attempt.check)
+        assert steps, case.attempt.check
+        for left, op, right, result in steps:
+            assert _true(left, op, right) == int(result), case.attempt.check
+
+
+def test_wrong_countdown_attempts_often_claim_the_target_so_copying_never_pays():
+    """Most wrong attempts say they reach the target; only redoing a step finds them out."""
+    wrong = [case for case in _cases("countdown") if not case.right]
+    claiming = [
+        case
+        for case in wrong
+        if f"That gives {case.problem.data['target']}." in case.attempt.reply
+        or f"= {case.problem.data['target']}." in case.attempt.reply
+    ]
+    assert len(claiming) >= len(wrong) * 0.35, (len(claiming), len(wrong))
+
+
+def test_some_countdown_slips_come_early_and_are_carried_on():
+    """A slipped value is used by the next step, as a model that slipped would go on."""
+    carried = 0
+    for case in _cases("countdown"):
+        steps = _STEP_LINE.findall(case.attempt.reply)
+        for (left, op, right, result), after in itertools.pairwise(steps):
+            if _true(left, op, right) != int(result) and result in (after[0], after[2]):
+                carried += 1
+    assert carried >= 5, carried
+
+
+def test_some_countdown_answers_are_not_the_steps_above_them():
+    """Right steps, then an answer with another operator: a check must redo the answer."""
+    rng = random.Random(0)
+    task = _task("countdown")
+    miscopied = 0
+    for problem in task.generate(40, difficulty=3, seed=SEED):
+        chain = worked_countdown._miscopied(
+            list(problem.data["numbers"]), problem.data["target"], rng
+        )
+        if chain.shown is not None:
+            assert chain.value != problem.data["target"]
+            assert chain.shown[-1].written == problem.data["target"]
+            miscopied += 1
+    assert miscopied >= 30, miscopied
+
+
+def test_countdown_problems_come_from_the_default_models_range():
+    for case in _cases("countdown"):
+        assert max(case.problem.data["numbers"]) <= worked_countdown.OPTIONS["max_number"]

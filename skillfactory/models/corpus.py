@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from skillfactory.errors import UsageError
 from skillfactory.models.worked import TaskWriter
@@ -24,7 +25,7 @@ from skillfactory.prompts import reflection_prompt
 from skillfactory.records import Conversation, Problem
 from skillfactory.task import Task
 
-FORBIDDEN_MARKERS = ("<sample", "</sample", "<reflect", "</reflect")
+FORBIDDEN_MARKERS = ("<think", "</think", "<sample", "</sample", "<reflect", "</reflect")
 """Text the corpus never contains."""
 
 
@@ -37,6 +38,8 @@ class CorpusStats:
     judge_incorrect: Counter[str] = field(default_factory=Counter)
     dropped: int = 0
     """Attempts left out because the verifier disagreed with the writer."""
+    drills: int = 0
+    """Arithmetic drill conversations (see :mod:`skillfactory.models.drills`)."""
 
     @property
     def conversations(self) -> int:
@@ -44,6 +47,7 @@ class CorpusStats:
             sum(self.solve.values())
             + sum(self.judge_correct.values())
             + sum(self.judge_incorrect.values())
+            + self.drills
         )
 
 
@@ -67,24 +71,30 @@ def build_corpus(
     judge_share: float = 0.5,
     judge_right_share: float = 0.5,
     held_out: Collection[str] = (),
+    drills: int = 0,
+    drill_options: dict[str, Any] | None = None,
 ) -> tuple[list[Conversation], CorpusStats]:
     """Conversations for every writer's task, shuffled with ``seed``.
 
-    ``problems_per_task`` gives how many problems each task contributes; each
-    problem yields one solve conversation and, with probability ``judge_share``,
-    a judge conversation over a right attempt (with probability
-    ``judge_right_share``) or a wrong one. A base model's own attempts are mostly
-    wrong, so the judge conversations it learns from should be too.
+    ``problems_per_task`` gives how many distinct problems each task contributes,
+    each written ``writer.passes`` times; each time, a problem yields one solve
+    conversation and, with probability ``judge_share``, a judge conversation over
+    a right attempt (with probability ``judge_right_share``) or a wrong one. A base
+    model's own attempts are mostly wrong, so the judge conversations it learns from
+    should be too. ``drills`` arithmetic drill conversations over Countdown steps in
+    ``drill_options``' range are mixed in.
     """
+    from skillfactory.models.drills import drill_conversations
     from skillfactory.registry import get_registry
 
     rng = random.Random(f"corpus/{seed}")
     stats = CorpusStats()
     conversations: list[Conversation] = []
     for writer in writers:
-        task = get_registry().get("task", writer.task).create()
+        task = get_registry().get("task", writer.task).create(**writer.options)
         count = problems_per_task.get(writer.task, 0)
-        for problem in _problems(task, writer, count, seed=seed, held_out=held_out):
+        problems = list(_problems(task, writer, count, seed=seed, held_out=held_out))
+        for problem in (problem for _ in range(writer.passes) for problem in problems):
             conversations.extend(
                 _conversations(
                     task,
@@ -96,6 +106,10 @@ def build_corpus(
                     judge_right_share=judge_right_share,
                 )
             )
+    if drills:
+        drill_rng = random.Random(f"drills/{seed}")
+        conversations.extend(drill_conversations(drills, drill_rng, options=drill_options or {}))
+        stats.drills = drills
     rng.shuffle(conversations)
     return conversations, stats
 

@@ -23,7 +23,19 @@ PAD = "<|endoftext|>"
 KEPT_APART = r"\d+|(?<![A-Za-z])[A-Za-z](?![A-Za-z])"
 """Pieces BPE never merges with their neighbours: numbers and letters standing alone."""
 SPECIAL_TOKENS = (PAD, TURN_START, TURN_END)
-"""Padding, then the two ChatML turn markers; the only tokens BPE never splits."""
+"""Padding, then the two ChatML turn markers."""
+TAGS = tuple(
+    f"<{close}{name}>"
+    for name in ("think", "sample", "reflect", "answer", "verdict")
+    for close in ("", "/")
+)
+"""The trace and answer tags, each one token that decodes back to its text.
+
+``<answer>`` and ``<verdict>`` are in the corpus; ``<think>``, ``<sample>`` and
+``<reflect>`` never are (that format is what SkillFactory teaches), so their
+embeddings start untrained, but as single tokens SFT has only to learn when to
+write them, not how to spell them out of byte pieces.
+"""
 
 
 def train_tokenizer(texts: Iterable[str], *, vocab_size: int, pre_tokenizer: Any = None) -> Any:
@@ -32,7 +44,15 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int, pre_tokenizer: Any
     ``pre_tokenizer`` replaces the build's way of cutting text before BPE (the
     build benchmark compares it with word-level pieces).
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizer or pre_tokenizers.Sequence(
@@ -49,6 +69,8 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int, pre_tokenizer: Any
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
+    # Added (not special) tokens: matched before BPE and kept when decoding skips specials.
+    tokenizer.add_tokens([AddedToken(tag, normalized=False, special=False) for tag in TAGS])
     return tokenizer
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from skillfactory.records import Problem
 
@@ -40,6 +41,11 @@ class TaskWriter:
     """Difficulty -> share of this task's problems in the corpus."""
     right: AttemptWriter
     wrong: AttemptWriter
+    options: dict[str, Any] = field(default_factory=dict)
+    """Task options the corpus draws its problems with (a number range, for instance)."""
+    passes: int = 1
+    """How often each problem is written, each time in a fresh variant with fresh attempts
+    (for a range with fewer distinct problems than the corpus wants)."""
 
 
 def verdict_tag(correct: bool) -> str:

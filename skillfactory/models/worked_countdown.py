@@ -15,11 +15,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from skillfactory.models.drills import OPERATORS, apply
 from skillfactory.models.worked import Attempt, TaskWriter, verdict_tag
 from skillfactory.records import Problem
 from skillfactory.tasks.countdown_solver import find_moves
 
-_OPERATORS = ("+", "-", "*", "/")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -40,29 +40,28 @@ class Step:
 
 @dataclass(frozen=True)
 class Chain:
-    """An attempt's steps, the expression they make, and the numbers it uses."""
+    """An attempt's steps, the expression they make, and the numbers it uses.
+
+    ``steps`` are the true arithmetic of ``expression``; ``shown`` are the steps the
+    attempt writes, which differ after a slip (the slipped value is carried on).
+    """
 
     steps: tuple[Step, ...]
     expression: str
     used: tuple[int, ...]
+    shown: tuple[Step, ...] | None = None
 
     @property
     def value(self) -> int:
         return self.steps[-1].result if self.steps else self.used[0]
 
+    @property
+    def written_steps(self) -> tuple[Step, ...]:
+        return self.steps if self.shown is None else self.shown
+
 
 def _numbers_and_target(problem: Problem) -> tuple[list[int], int]:
     return list(problem.data["numbers"]), int(problem.data["target"])
-
-
-def _apply(op: str, big: int, small: int) -> int | None:
-    if op == "+":
-        return big + small
-    if op == "-":
-        return big - small if big > small else None
-    if op == "*":
-        return big * small
-    return big // small if big % small == 0 else None
 
 
 def _combine(big: tuple[int, str, bool], op: str, small: tuple[int, str, bool]) -> str:
@@ -76,38 +75,74 @@ def _combine(big: tuple[int, str, bool], op: str, small: tuple[int, str, bool]) 
     return f"{left} {op} {right}"
 
 
-def _chain(numbers: list[int], moves: list[tuple[int, int, str]]) -> Chain:
-    """Play ``moves`` (positions into the remaining values) and record the steps."""
-    items = [(n, str(n), True) for n in numbers]  # (value, text, is a plain number)
-    steps = []
-    for i, j, op in moves:
+def _chain(
+    numbers: list[int],
+    moves: list[tuple[int, int, str]],
+    *,
+    slips: dict[int, int] | None = None,
+    claimed: int | None = None,
+) -> Chain:
+    """Play ``moves`` (positions into the remaining values) and record the steps.
+
+    ``slips`` maps a step's index to the value the attempt writes instead of its
+    result; later steps work on from the written value, as someone who slipped
+    would. ``claimed`` is what the last written step says it gives, whatever its
+    arithmetic. The expression and its true steps never change.
+    """
+    slips = slips or {}
+    # (true value, written value, text, is a plain number)
+    items = [(n, n, str(n), True) for n in numbers]
+    steps, shown = [], []
+    for index, (i, j, op) in enumerate(moves):
         first, second = items[i], items[j]
         rest = items[:i] + items[i + 1 : j] + items[j + 1 :]
         big, small = (first, second) if first[0] >= second[0] else (second, first)
-        result = _apply(op, big[0], small[0])
+        result = apply(op, big[0], small[0])
         if result is None:
             raise ValueError("move does not apply")
-        items = [*rest, (result, _combine(big, op, small), False)]
         steps.append(Step(big[0], op, small[0], result, result))
-    return Chain(tuple(steps), items[0][1], tuple(numbers))
+        written = slips.get(index, apply(op, big[1], small[1]))
+        if written is None:
+            written = result
+        if claimed is not None and index == len(moves) - 1:
+            written = claimed
+        shown.append(Step(big[1], op, small[1], written, written))
+        text = _combine((big[0], big[2], big[3]), op, (small[0], small[2], small[3]))
+        items = [*rest, (result, written, text, False)]
+    changed = tuple(shown) != tuple(steps)
+    return Chain(tuple(steps), items[0][2], tuple(numbers), tuple(shown) if changed else None)
 
 
 def _random_moves(count: int, rng: random.Random) -> list[tuple[int, int, str]]:
     moves = []
     for left in range(count, 1, -1):
         i, j = sorted(rng.sample(range(left), 2))
-        moves.append((i, j, rng.choice(_OPERATORS)))
+        moves.append((i, j, rng.choice(OPERATORS)))
     return moves
 
 
 def random_chain(numbers: list[int], rng: random.Random) -> Chain:
     """A chain of random legal moves over ``numbers`` (whole, positive results)."""
+    return _chain(numbers, random_moves(numbers, rng))
+
+
+def steps_of(
+    numbers: list[int], moves: list[tuple[int, int, str]]
+) -> list[tuple[int, str, int, int]]:
+    """The true steps ``(left, op, right, result)`` that ``moves`` make over ``numbers``."""
+    return [(s.left, s.op, s.right, s.result) for s in _chain(numbers, moves).steps]
+
+
+def random_moves(numbers: list[int], rng: random.Random) -> list[tuple[int, int, str]]:
+    """Random moves that apply to ``numbers`` (every result whole and positive)."""
     for _ in range(200):
+        moves = _random_moves(len(numbers), rng)
         try:
-            return _chain(numbers, _random_moves(len(numbers), rng))
+            _chain(numbers, moves)
         except ValueError:
             continue
-    return _chain(numbers, [(0, 1, "+")] * (len(numbers) - 1))
+        return moves
+    return [(0, 1, "+")] * (len(numbers) - 1)
 
 
 def solution_chain(problem: Problem) -> Chain:
@@ -120,7 +155,7 @@ def solution_chain(problem: Problem) -> Chain:
 
 
 def wrong_chain(problem: Problem, rng: random.Random) -> Chain:
-    """A plausible wrong attempt: random moves, a slip, or a number misused.
+    """A plausible wrong attempt: random moves, a slip, a number misused, a miscopied answer.
 
     Random moves sometimes hit the target (often, with two numbers); such a
     chain is drawn again, and after a few tries the target is claimed by a slip.
@@ -130,34 +165,88 @@ def wrong_chain(problem: Problem, rng: random.Random) -> Chain:
         chain = _mistake(numbers, target, rng)
         if chain.value != target or Counter(chain.used) != Counter(numbers):
             return chain
-    return _slip(random_chain(numbers, rng), target + 1)
+    return _chain(numbers, random_moves(numbers, rng), claimed=target + 1)
 
 
-def _slip(chain: Chain, claimed: int) -> Chain:
-    """``chain`` with its last step claiming ``claimed`` whatever the arithmetic says."""
-    last = chain.steps[-1]
-    slipped = Step(last.left, last.op, last.right, last.result, claimed)
-    return Chain((*chain.steps[:-1], slipped), chain.expression, chain.used)
+def _slipped_value(value: int, rng: random.Random) -> int:
+    """A wrong value near ``value``, as an arithmetic slip gives."""
+    delta = rng.choice((-10, -2, -1, 1, 1, 2, 10)) if value > 10 else rng.choice((-1, 1, 2))
+    return value + delta if value + delta > 0 else value + abs(delta)
 
 
 def _mistake(numbers: list[int], target: int, rng: random.Random) -> Chain:
-    """Mostly what a small model's own wrong attempts look like: a slip that claims the
-    target, or the target reached with a number misused; now and then random moves."""
+    """What a small model's own wrong attempts look like.
+
+    Most claim the target they did not reach (a slip in the last step, or an
+    earlier slip carried on), so a check that copies an attempt's stated results
+    never pays: it has to redo each step from its operands. The rest reach the
+    target with a number misused, write an answer that is not the steps they
+    worked, or simply miss.
+    """
     kind = rng.random()
     if kind < 0.1:
         return random_chain(numbers, rng)
-    if kind < 0.65:
-        return _slip(random_chain(numbers, rng), target)
+    if kind < 0.6:
+        moves = _near_moves(numbers, target, rng)
+        true = _chain(numbers, moves)
+        if rng.random() < 0.5 or len(moves) == 1:
+            return _chain(numbers, moves, claimed=target)
+        at = rng.randrange(len(moves) - 1)
+        slip = {at: _slipped_value(true.steps[at].result, rng)}
+        return _chain(numbers, moves, slips=slip, claimed=target if rng.random() < 0.7 else None)
+    if kind < 0.7:
+        return _miscopied(numbers, target, rng)
     misused = list(numbers)
     position = rng.randrange(len(misused))
     if rng.random() < 0.5 and len(misused) > 2:
         misused[position] = rng.choice([n for k, n in enumerate(numbers) if k != position])
     else:
-        misused[position] = rng.randint(1, 100)
+        misused[position] = rng.randint(1, max(20, *numbers))
     moves = find_moves(misused, target)
     if moves is None:
         return random_chain(misused, rng)
     return _chain(misused, moves)
+
+
+def _near_moves(numbers: list[int], target: int, rng: random.Random) -> list[tuple[int, int, str]]:
+    """Moves like a solution's: the solver's with one operator changed, or random ones."""
+    moves = find_moves(numbers, target)
+    if moves is not None and rng.random() < 0.6:
+        for _ in range(10):
+            changed = list(moves)
+            at = rng.randrange(len(changed))
+            i, j, op = changed[at]
+            changed[at] = (i, j, rng.choice([o for o in OPERATORS if o != op]))
+            try:
+                if _chain(numbers, changed).value != target:
+                    return changed
+            except ValueError:
+                continue
+    return random_moves(numbers, rng)
+
+
+def _miscopied(numbers: list[int], target: int, rng: random.Random) -> Chain:
+    """Right steps written out, then an answer that is not what they worked.
+
+    The answer's operator differs from the steps', so only a check that redoes the
+    answer itself (not the steps above it) finds the mistake.
+    """
+    moves = find_moves(numbers, target)
+    if moves is None:
+        return random_chain(numbers, rng)
+    worked = _chain(numbers, moves)
+    for _ in range(10):
+        changed = list(moves)
+        at = rng.randrange(len(changed))
+        i, j, op = changed[at]
+        changed[at] = (i, j, rng.choice([o for o in OPERATORS if o != op]))
+        try:
+            answer = _chain(numbers, changed)
+        except ValueError:
+            continue
+        if answer.value != target:
+            return Chain(answer.steps, answer.expression, answer.used, worked.steps)
+    return random_chain(numbers, rng)
 
 
 def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Random) -> str:
@@ -170,7 +259,7 @@ def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Rando
     """
     numbers, target = _numbers_and_target(problem)
     listed = ", ".join(map(str, _in_order_of_use(chain, numbers)))
-    lines = [step.text() for step in chain.steps]
+    lines = [step.text() for step in chain.written_steps]
     if variant == "plan_and_execute":
         head = [
             f"Plan: combine two of {listed} at a time, keeping whole numbers, "
@@ -187,7 +276,7 @@ def attempt_text(problem: Problem, chain: Chain, variant: str, rng: random.Rando
         lines = [f"Alternatively, {' and '.join(lines)}."]
     else:
         head = [f"Numbers: {listed}. Target: {target}."]
-    closing = f"That gives {chain.steps[-1].written}." if chain.steps else ""
+    closing = f"That gives {chain.written_steps[-1].written}." if chain.steps else ""
     body = "\n".join([*head, *lines, closing]).strip()
     return f"{body}\n<answer>{chain.expression}</answer>"
 
@@ -196,7 +285,7 @@ def _in_order_of_use(chain: Chain, numbers: list[int]) -> list[int]:
     """``numbers`` reordered as the chain's steps first take them; unused ones last."""
     left = list(numbers)
     ordered = []
-    for step in chain.steps:
+    for step in chain.written_steps:
         for operand in (step.left, step.right):
             if operand in left:
                 left.remove(operand)
@@ -261,9 +350,18 @@ def _attempt(problem: Problem, chain: Chain, variant: str, rng: random.Random) -
     return Attempt(attempt_text(problem, chain, variant, rng), check, correct)
 
 
+OPTIONS = {"max_number": 20}
+"""The Countdown range the default model learns and the default run uses: numbers 1 to 20
+(targets 10 to 100, the task's default). The paper's numbers go up to 100, whose products a
+model of a few million parameters trained on a CPU does not learn well enough to check."""
+
 WRITER = TaskWriter(
     task="countdown",
-    difficulties={2: 0.05, 3: 0.75, 4: 0.2},
+    difficulties={3: 0.7, 4: 0.3},
     right=right_attempt,
     wrong=wrong_attempt,
+    options=OPTIONS,
+    # Numbers 1 to 20 with targets 10 to 100 give only about 12,000 distinct
+    # three-number problems, so each is written several times.
+    passes=4,
 )
