@@ -1,4 +1,4 @@
-"""``skillfactory model``: build the default model, fetch or import pretrained ones, measure any.
+"""``skillfactory model``: rebuild the default model, fetch or import pretrained ones, measure any.
 
 Also home of :func:`model_option`, the ``--model`` option every command that
 loads a model shares, so that they all accept the same names and paths.
@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from skillfactory.models.build import DEFAULT_SIZE, SIZES
-from skillfactory.models.resolve import DEFAULT_MODEL, NAMED_MODELS
+from skillfactory.models.resolve import DEFAULT_MODEL, NAMED_MODELS, REBUILT
 
 _MODEL_HELP = (
     f"{', '.join(NAMED_MODELS)}, a local Hugging Face model directory, or a hub id "
@@ -43,7 +43,7 @@ def model_group() -> None:
 @click.option(
     "--output",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where to write the model (default: the cache's default-model directory).",
+    help="Where to write the model (default: the cache's directory that --model rebuilt names).",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
@@ -61,7 +61,11 @@ def model_group() -> None:
 )
 @click.option("--force", is_flag=True, help="Rebuild even if a finished build is there.")
 def build_command(output: Path | None, seed: int, size: str, measure: bool, force: bool) -> None:
-    """Build the default base model from scratch, offline (a few minutes on 2 CPU cores)."""
+    """Rebuild the default base model from scratch, offline, on the CPU (one-time, long).
+
+    The package already ships the default model (--model default); this
+    reproduces it, or builds another seed or size, into the cache.
+    """
     from skillfactory.models.build import build_model, default_model_dir, is_built
     from skillfactory.models.progress import build_progress
 
@@ -71,12 +75,24 @@ def build_command(output: Path | None, seed: int, size: str, measure: bool, forc
             output = output.with_name(f"{output.name}-{size}-seed{seed}")
     if is_built(output) and not force:
         click.echo(f"{output} already holds a finished build; --force rebuilds it")
+        click.echo(_how_to_use(output))
         return
     with build_progress() as progress:
         report = build_model(output, seed=seed, size=size, measure=measure, progress=progress)
     click.echo(f"built {output} in {sum(report.seconds.values()):.0f} s")
     if report.abilities is not None:
         click.echo(report.abilities["table"])
+    click.echo(_how_to_use(output))
+
+
+def _how_to_use(output: Path) -> str:
+    """The ``--model`` value that names a build; ``default`` stays the shipped model."""
+    from skillfactory.models.build import default_model_dir
+
+    use = f"use it with --model {output}"
+    if output.absolute() == default_model_dir().absolute():
+        use += f" (or --model {REBUILT})"
+    return use
 
 
 @model_group.command("fetch")
@@ -108,7 +124,7 @@ def import_gguf_command(file: Path, output: Path | None) -> None:
 @click.option(
     "--problems",
     type=click.IntRange(1, 400),
-    default=100,
+    default=200,
     show_default=True,
     help="Held-out problems per task and difficulty.",
 )
@@ -133,7 +149,7 @@ def measure_command(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Measure a model's abilities: Countdown 3-6, verdict agreement, format, out-of-domain."""
+    """Measure a model's abilities: Countdown 3-6, format, arithmetic, self-check, out-of-domain."""
     from skillfactory.models.abilities import measure
     from skillfactory.models.generation import GenerationSettings
     from skillfactory.models.progress import build_progress
@@ -159,7 +175,10 @@ def measure_command(
 @model_group.command("path")
 @click.argument("model", default=DEFAULT_MODEL)
 def path_command(model: str) -> None:
-    """Print where a model lives (building or fetching a named one first)."""
+    """Print where a model lives: default is the shipped one, rebuilt the cache's build.
+
+    smollm2 is fetched first if it is not in the cache yet.
+    """
     from skillfactory.models.resolve import resolve_model
 
     click.echo(resolve_model(model))

@@ -12,11 +12,12 @@ from click.testing import CliRunner
 
 from skillfactory.cli import cli
 from skillfactory.errors import UsageError
-from skillfactory.models import build
+from skillfactory.models import build, worked_countdown
 from skillfactory.models.abilities import held_out_ids, held_out_problems
 from skillfactory.models.chat_template import TURN_END
 from skillfactory.models.corpus import FORBIDDEN_MARKERS, build_corpus, default_writers
 from skillfactory.models.resolve import check_causal_lm_dir, resolve_model
+from skillfactory.models.shipped import SHIPPED_FILES
 from skillfactory.models.tokenizer import train_tokenizer
 from skillfactory.prompts import reflection_prompt
 from skillfactory.registry import get_registry
@@ -43,16 +44,7 @@ def test_a_build_is_a_standard_directory_the_auto_classes_load(micro):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory, report = micro
-    for name in (
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "generation_config.json",
-        "README.md",
-        "build.json",
-    ):
-        assert (directory / name).is_file(), name
+    assert sorted(p.name for p in directory.iterdir()) == sorted(SHIPPED_FILES)
     model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     assert model.config.model_type == "llama"
@@ -74,15 +66,26 @@ def test_the_card_states_the_recipe_and_the_measured_abilities(micro):
     saved = json.loads((directory / "build.json").read_text())
     assert saved["recipe"] == build.RECIPE and saved["seed"] == 0
     assert f"{report.training['parameters']:,} parameters" in card
-    assert "| countdown | 3 |" in card and "verdict agreement" in card
+    assert "| countdown, numbers 1-20 | 3 |" in card and "| countdown, numbers 1-100 | 3 |" in card
+    assert "arithmetic probe" in card and "self-check balanced accuracy" in card
     assert "skillfactory model build --size micro --seed 0" in card
-    cells = {(c["task"], c["difficulty"]) for c in saved["abilities"]["cells"]}
-    assert cells == {("countdown", d) for d in (3, 4, 5, 6)} | {
-        ("letter_countdown", 4),
-        ("acronym", 4),
-        ("long_multiplication", 2),
+    cells = {
+        (c["task"], c["difficulty"], c["options"].get("max_number", 100))
+        for c in saved["abilities"]["cells"]
     }
-    assert saved["abilities"]["verdicts"]["judged"] == 2 * build.SIZES["micro"].measure_problems
+    assert cells == {("countdown", d, 20) for d in (3, 4, 5, 6)} | {
+        ("countdown", 3, 100),
+        ("countdown", 4, 100),
+        ("letter_countdown", 4, 100),
+        ("acronym", 4, 100),
+        ("long_multiplication", 2, 100),
+    }
+    check = saved["abilities"]["self_check"]
+    assert check["right"] + check["wrong"] == 2 * build.SIZES["micro"].measure_problems
+    assert saved["abilities"]["arithmetic"]["accuracy"] >= 0
+    assert saved["task_options"] == {"countdown": {"max_number": 20}}
+    met = {row["ability"]: row["met"] for row in saved["abilities"]["checks"]}
+    assert "Countdown-3 accuracy (the default run's range)" in met
 
 
 def test_the_tokenizer_round_trips_every_task_prompt(micro, tmp_path):
@@ -163,7 +166,11 @@ def test_the_corpus_leaves_out_every_held_out_problem():
     )
     texts = "\n".join(m["content"] for c in conversations for m in c)
     leaked = [
-        p for d in (3, 4) for p in held_out_problems("countdown", d, 400) if p.question in texts
+        p
+        for d in (3, 4)
+        for options in ({}, worked_countdown.OPTIONS)
+        for p in held_out_problems("countdown", d, 400, options)
+        if p.question in texts
     ]
     assert not leaked
     assert held_out_problems("countdown", 3, 5) == task.generate(5, difficulty=3, seed=1_000_003)
@@ -191,14 +198,6 @@ def test_a_micro_build_is_reproducible(micro, tmp_path):
     assert first.keys() == second.keys()
     assert all((first[k] == second[k]).all() for k in first)
     assert (micro[0] / "tokenizer.json").read_text() == (again / "tokenizer.json").read_text()
-
-
-def test_default_resolves_to_the_cached_build(micro, monkeypatch, tmp_path):
-    monkeypatch.setenv("SKILLFACTORY_CACHE_DIR", str(tmp_path))
-    shutil.copytree(micro[0], build.default_model_dir())
-    assert resolve_model("default") == str(build.default_model_dir())
-    result = CliRunner().invoke(cli, ["model", "path", "default"])
-    assert result.exit_code == 0 and result.output.strip() == str(build.default_model_dir())
 
 
 def test_a_stale_recipe_is_not_a_finished_build(micro, tmp_path):
@@ -248,6 +247,7 @@ def test_the_cli_builds_and_measures_a_micro_model(tmp_path, micro):
     )
     assert result.exit_code == 0, result.output
     assert build.is_built(output) and "built" in result.output
+    assert f"use it with --model {output}" in result.output
     again = runner.invoke(cli, ["model", "build", "--size", "micro", "--output", str(output)])
     assert again.exit_code == 0 and "already holds a finished build" in again.output
     measured = runner.invoke(

@@ -23,8 +23,9 @@ from typing import Any
 
 from skillfactory.cache import models_dir
 from skillfactory.errors import UsageError
+from skillfactory.models.worked_countdown import OPTIONS as COUNTDOWN_OPTIONS
 
-RECIPE = 2
+RECIPE = 3
 """Bump when the corpus, tokenizer or training changes: the cached default model is rebuilt."""
 
 BUILD_FILE = "build.json"
@@ -48,9 +49,11 @@ class ModelSize:
     batch_size: int = 8
     learning_rate: float = 3e-3
     max_length: int = 512
-    measure_problems: int = 100
+    measure_problems: int = 200
     tokenizer_conversations: int = 8000
     """How many conversations the tokenizer learns its merges from."""
+    drills: int = 0
+    """Arithmetic drill conversations (several facts each) mixed into the corpus."""
 
     @property
     def intermediate_size(self) -> int:
@@ -60,17 +63,21 @@ class ModelSize:
 SIZES: dict[str, ModelSize] = {
     "small": ModelSize(
         name="small",
-        hidden_size=128,
-        layers=4,
+        hidden_size=256,
+        layers=6,
         heads=4,
-        vocab_size=2048,
+        vocab_size=3072,
         problems_per_task={
-            "countdown": 34000,
-            "letter_countdown": 1500,
-            "acronym": 1500,
-            "long_multiplication": 1500,
+            "countdown": 13000,
+            "letter_countdown": 4000,
+            "acronym": 4000,
+            "long_multiplication": 4000,
         },
-        batch_size=16,
+        judge_share=0.6,
+        judge_right_share=0.35,
+        drills=40000,
+        batch_size=32,
+        learning_rate=2e-3,
     ),
     "micro": ModelSize(
         name="micro",
@@ -84,6 +91,7 @@ SIZES: dict[str, ModelSize] = {
             "acronym": 10,
             "long_multiplication": 10,
         },
+        drills=20,
         measure_problems=4,
         tokenizer_conversations=200,
     ),
@@ -102,6 +110,8 @@ class BuildReport:
     corpus: dict[str, Any] = field(default_factory=dict)
     tokenizer: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options of the tasks as the corpus drew them: the range the model knows."""
     abilities: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
@@ -112,7 +122,12 @@ Progress = Callable[[str, int, int], None]
 
 
 def default_model_dir() -> Path:
-    """Where the default model lives in the cache (its recipe number in the name)."""
+    """Where ``skillfactory model build`` puts the default model (``--model rebuilt``).
+
+    The recipe number is in the name, so a build of an older recipe is never
+    taken for the current one. The shipped model is elsewhere:
+    :mod:`skillfactory.models.shipped`.
+    """
     return models_dir() / f"default-r{RECIPE}"
 
 
@@ -123,19 +138,6 @@ def is_built(directory: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(report, dict) and report.get("recipe") == RECIPE
-
-
-def ensure_default_model(directory: Path, *, progress: Progress | None = None) -> Path:
-    """The default model's directory, built first if it is not there yet (minutes, once)."""
-    if not is_built(directory):
-        if progress is None:
-            from skillfactory.models.progress import build_progress
-
-            with build_progress() as bars:
-                build_model(directory, progress=bars)
-        else:
-            build_model(directory, progress=progress)
-    return directory
 
 
 def build_model(
@@ -193,13 +195,17 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
         judge_share=spec.judge_share,
         judge_right_share=spec.judge_right_share,
         held_out=held_out_ids(),
+        drills=spec.drills,
+        drill_options=COUNTDOWN_OPTIONS,
     )
+    report.task_options = {"countdown": dict(COUNTDOWN_OPTIONS)}
     report.corpus = {
         "conversations": stats.conversations,
         "solve": dict(stats.solve),
         "judge_correct": dict(stats.judge_correct),
         "judge_incorrect": dict(stats.judge_incorrect),
         "dropped": stats.dropped,
+        "drills": stats.drills,
     }
     _report(progress, "corpus", 1, 1)
     report.seconds["corpus"] = time.perf_counter() - started

@@ -46,9 +46,13 @@ def model_card(report: BuildReport) -> str:
         "rest, as a base model's own attempts mostly are, then a check that ends in "
         "`<verdict>Correct</verdict>` or `<verdict>Incorrect</verdict>`); every attempt "
         "was scored by the task's verifier and kept only where the verdict agreed "
-        f"({corpus['dropped']} left out). Problems used to measure the model are never in it.",
+        f"({corpus['dropped']} left out). Problems used to measure the model are never in it. "
+        f'{corpus.get("drills", 0)} arithmetic drill conversations ("Work out each line.", '
+        "then steps of the kinds Countdown work uses). Task options the problems were drawn "
+        f"with: {report.task_options or 'the defaults'}.",
         "- **Tokenizer**: byte-level BPE (the `tokenizers` library); numbers and lone "
-        "letters are pieces of their own, other text may merge across words; "
+        "letters are pieces of their own, other text may merge across words, and the trace "
+        "and answer tags are single added tokens; "
         f"{report.tokenizer['vocab_size']} tokens, ChatML chat template with "
         "`{% generation %}` markers around assistant replies.",
         f"- **Model**: `LlamaForCausalLM`, hidden size {size['hidden_size']}, "
