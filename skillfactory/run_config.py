@@ -67,7 +67,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("task", str, "countdown", "The task the questions come from.", "problems"),
     Setting(
-        "task_options", OPTIONS, {}, "Options of the task, KEY=VALUE (repeatable).", "problems"
+        "task_options",
+        OPTIONS,
+        {},
+        "Options of the task, KEY=VALUE (repeatable); with the default model and Countdown, "
+        "numbers 1 to 20 unless given.",
+        "problems",
     ),
     Setting(
         "difficulty", int, None, "Difficulty of the questions (default: the task's).", "problems"
@@ -442,6 +447,8 @@ def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError(f"choose the skills the traces show with --skills; known skills: {known}")
     selected_skills(",".join(resolved["skills"]))
     task_class = registry.get("task", resolved["task"]).factory
+    if not resolved["task_options"]:
+        resolved["task_options"] = model_task_options(resolved["model"], resolved["task"])
     registry.get("task", resolved["task"]).create(**resolved["task_options"])
     resolved["difficulty"] = task_class.resolve_difficulty(resolved["difficulty"])
     variants = resolved["variants"] or tuple(task_class.variants)
@@ -463,6 +470,23 @@ def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
     if resolved["run_dir"] is None:
         resolved["run_dir"] = default_run_dir(resolved)
     return resolved
+
+
+def model_task_options(model: str, task: str) -> dict[str, Any]:
+    """The task options a run uses when none are given: the range its model was built for.
+
+    The default model (shipped or rebuilt) knows Countdown over numbers 1 to 20
+    (its corpus holds no other), so a default run asks it questions in that range;
+    any other model
+    gets the task's own defaults (the paper's range). ``--task-option`` overrides.
+    """
+    from skillfactory.models.resolve import DEFAULT_MODEL, REBUILT
+
+    if model not in (DEFAULT_MODEL, REBUILT) or task != "countdown":
+        return {}
+    from skillfactory.models.worked_countdown import OPTIONS
+
+    return dict(OPTIONS)
 
 
 def to_yaml(values: Mapping[str, Any]) -> str:

@@ -72,6 +72,16 @@ def test_every_source_module_is_in_the_wheel(wheel_names):
     assert expected <= set(wheel_names), sorted(expected - set(wheel_names))
 
 
+def test_the_wheel_holds_the_shipped_default_model(wheel_names):
+    """Guards [tool.setuptools.package-data]: `--model default` loads from the installed package."""
+    from skillfactory.models.shipped import SHIPPED_FILES
+
+    expected = {f"skillfactory/models/default/{name}" for name in SHIPPED_FILES}
+
+    assert expected <= set(wheel_names), sorted(expected - set(wheel_names))
+    assert not [name for name in wheel_names if "/models/.default" in name]
+
+
 def test_the_wheel_declares_the_console_script(wheel):
     dist_info = f"skillfactory-{skillfactory.__version__}.dist-info"
     entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()

