@@ -12,9 +12,11 @@ from skillfactory.answers import answer_blocks, extract_answer_block
 from skillfactory.evaluation.metrics import (
     CellMetrics,
     ResponseSkills,
+    mean_interval,
     read_response,
     skill_usage,
     verdict_f1,
+    verdict_f1_interval,
     wilson_interval,
 )
 
@@ -275,6 +277,7 @@ def test_cell_metrics_to_json():
         "verdicts",
         "verdict_f1_correct",
         "verdict_f1_incorrect",
+        "intervals",
         "budget_forcing",
     ]
     low, high = wilson_interval(2, 4)
@@ -293,6 +296,36 @@ def test_cell_metrics_to_json():
     assert got["verdict_f1_correct"] == pytest.approx(2 / 3)
     assert got["verdict_f1_incorrect"] == pytest.approx(2 / 3)
     assert got["budget_forcing"] is None
+    intervals = got["intervals"]
+    assert intervals["trace_rate"] == list(wilson_interval(2, 4))
+    assert intervals["format_rate"] == list(wilson_interval(3, 4))
+    assert intervals["attempts"] == list(mean_interval(4, 4 + 1 + 1, 4))
+    assert intervals["reflections"] == list(mean_interval(3, 4 + 1, 4))
+    for key in ("verdict_f1_correct", "verdict_f1_incorrect"):
+        low_f1, high_f1 = intervals[key]
+        assert 0 <= low_f1 <= got[key] <= high_f1 <= 1
+
+
+def test_mean_interval_matches_the_normal_approximation():
+    # Values 0, 1, 2, 3: mean 1.5, sample variance 5/3.
+    low, high = mean_interval(6, 14, 4)
+    half = 1.96 * (5 / 3 / 4) ** 0.5
+    assert (low, high) == (pytest.approx(max(0.0, 1.5 - half)), pytest.approx(1.5 + half))
+    assert mean_interval(0, 0, 0) == (0.0, 0.0)
+    assert mean_interval(2, 4, 1) == (2.0, 2.0)
+    assert mean_interval(10, 10, 10) == (pytest.approx(1.0), pytest.approx(1.0))
+
+
+def test_verdict_f1_interval_is_seeded_narrows_with_more_verdicts_and_none_when_undefined():
+    pairs = [(True, True)] * 6 + [(True, False)] * 2 + [(False, False)] * 4 + [(False, True)]
+    small = verdict_f1_interval(pairs, True)
+    assert small == verdict_f1_interval(pairs, True)
+    large = verdict_f1_interval(pairs * 20, True)
+    assert small is not None and large is not None
+    assert large[1] - large[0] < small[1] - small[0]
+    assert large[0] <= verdict_f1(pairs)["correct"] <= large[1]
+    assert verdict_f1_interval([(True, True)] * 5, False) is None
+    assert verdict_f1_interval([(True, True)] * 5, True) == (1.0, 1.0)
 
 
 def test_an_empty_cell_reports_zeros():
@@ -301,3 +334,5 @@ def test_an_empty_cell_reports_zeros():
     assert (got["ci_low"], got["ci_high"]) == (0.0, 0.0)
     assert got["verdicts"] == 0
     assert got["verdict_f1_correct"] is None and got["verdict_f1_incorrect"] is None
+    assert got["intervals"]["verdict_f1_correct"] is None
+    assert got["intervals"]["attempts"] == [0.0, 0.0]

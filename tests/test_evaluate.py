@@ -19,7 +19,7 @@ pytest.importorskip("transformers")
 CELL_KEYS = {
     "task", "difficulty", "problems", "responses", "correct", "accuracy", "ci_low", "ci_high",
     "format_rate", "trace_rate", "mean_length", "attempts", "reflections", "verdicts",
-    "verdict_f1_correct", "verdict_f1_incorrect", "budget_forcing",
+    "verdict_f1_correct", "verdict_f1_incorrect", "intervals", "budget_forcing",
 }  # fmt: skip
 
 

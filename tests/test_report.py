@@ -33,6 +33,7 @@ def make_cell(task: str, difficulty: int, correct: int, samples: int, seed: int)
     problems = 20 + seed % 7
     responses = problems * samples
     low, high = wilson(correct, responses)
+    attempts = 1.0 + (seed % 5) / 4
     return {
         "task": task,
         "difficulty": difficulty,
@@ -44,12 +45,18 @@ def make_cell(task: str, difficulty: int, correct: int, samples: int, seed: int)
         "ci_high": high,
         "format_rate": 0.9 + (seed % 10) / 100,
         "mean_length": 100.0 + seed,
-        "attempts": 1.0 + (seed % 5) / 4,
+        "attempts": attempts,
         "reflections": (seed % 3) / 2,
         "trace_rate": (seed % 4) / 4,
         "verdicts": seed,
         "verdict_f1_correct": 0.5 if seed % 2 else None,
         "verdict_f1_incorrect": 0.75,
+        # An interval may be missing or null (an older metrics file, an undefined F1).
+        "intervals": {
+            "attempts": [attempts - 0.125, attempts + 0.125],
+            "verdict_f1_incorrect": [0.6, 0.9],
+            "trace_rate": None,
+        },
         "budget_forcing": None,
     }
 
@@ -214,9 +221,12 @@ def test_skill_usage_and_budget_forcing_tables(runs, compared):
     first = skills[0]
     first_cell = metrics_of(runs[0])["models"][0]["cells"][0]
     assert first["RUN / LABEL"] == "run-a / base"
-    assert float(first["Attempts"]) == pytest.approx(first_cell["attempts"], abs=0.005)
+    attempts = first_cell["attempts"]
+    bounds = f"{attempts - 0.125:.2f}\u2013{attempts + 0.125:.2f}"
+    assert first["Attempts"] == f"{attempts:.2f} [{bounds}]"
     assert first["In trace format"] == f"{100 * first_cell['trace_rate']:.1f}%"
-    assert float(first["F1 incorrect"]) == pytest.approx(0.75)
+    assert first["Reflections"] == f"{first_cell['reflections']:.2f}"
+    assert first["F1 incorrect"] == "0.75 [0.60\u20130.90]"
     assert budget == [
         {
             "Task": "countdown",
@@ -239,8 +249,9 @@ def test_skill_usage_and_budget_forcing_tables(runs, compared):
             "SFT loss first": "1.2500",
             "SFT loss last": "0.7500",
             "GRPO log entries": "2",
-            "GRPO reward first": "0.125",
-            "GRPO reward last": "0.250",
+            "GRPO reward first quarter": "0.125",
+            "GRPO reward last quarter": "0.250",
+            "GRPO reward gain": "+0.125",
             "GRPO accuracy last": "0.250",
             "GRPO length last": "95.0",
         }

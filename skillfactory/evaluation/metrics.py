@@ -12,6 +12,7 @@ no model.
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ __all__ = [
     "CellMetrics",
     "ResponseParts",
     "ResponseSkills",
+    "mean_interval",
     "read_response",
     "skill_usage",
     "verdict_f1",
+    "verdict_f1_interval",
     "wilson_interval",
 ]
 
@@ -61,6 +64,49 @@ def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float,
 # write ``< Sample >`` or ``</ REFLECT>`` often enough that a strict match would
 # undercount their skills.
 _TAGS = re.compile(r"<\s*(/?)\s*(sample|reflect)\s*>", re.IGNORECASE)
+
+
+def mean_interval(total: float, squares: float, count: int, z: float = 1.96) -> tuple[float, float]:
+    """The normal-approximation interval of a mean from its sum and sum of squares.
+
+    Attempts and reflections per response are small whole counts over hundreds of
+    responses, where the normal interval is fine; ``(0.0, 0.0)`` when nothing was
+    counted, and a point when only one response was.
+    """
+    if count <= 0:
+        return (0.0, 0.0)
+    mean = total / count
+    if count == 1:
+        return (mean, mean)
+    variance = max(0.0, (squares - count * mean * mean) / (count - 1))
+    half = z * math.sqrt(variance / count)
+    return (max(0.0, mean - half), mean + half)
+
+
+def verdict_f1_interval(
+    pairs: Sequence[tuple[bool, bool]],
+    positive: bool,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """A 95% percentile-bootstrap interval for the verdict F1 of one class, or None.
+
+    F1 has no closed-form interval, so the verdicts are resampled with replacement
+    (seeded, so a metrics file is reproducible). None where the F1 itself is
+    undefined. Verdicts from one response are resampled as if independent, which
+    makes the interval somewhat narrow when a response holds many of them.
+    """
+    if _f1(pairs, positive) is None:
+        return None
+    rng = random.Random(seed)
+    scores = []
+    for _ in range(resamples):
+        drawn = rng.choices(pairs, k=len(pairs))
+        score = _f1(drawn, positive)
+        scores.append(0.0 if score is None else score)
+    scores.sort()
+    return (scores[int(0.025 * resamples)], scores[min(resamples - 1, int(0.975 * resamples))])
 
 
 @dataclass(frozen=True)
@@ -199,6 +245,8 @@ class CellMetrics:
         self.total_length = 0
         self.total_attempts = 0
         self.total_reflections = 0
+        self.squared_attempts = 0
+        self.squared_reflections = 0
         self.traced = 0
         self.verdicts: list[tuple[bool, bool]] = []
 
@@ -210,6 +258,8 @@ class CellMetrics:
         self.total_length += length
         self.total_attempts += skills.attempts
         self.total_reflections += skills.reflections
+        self.squared_attempts += skills.attempts**2
+        self.squared_reflections += skills.reflections**2
         self.traced += skills.traced
         self.verdicts.extend(skills.verdicts)
 
@@ -241,5 +291,25 @@ class CellMetrics:
             "verdicts": len(self.verdicts),
             "verdict_f1_correct": f1["correct"],
             "verdict_f1_incorrect": f1["incorrect"],
+            "intervals": self._intervals(),
             "budget_forcing": None,
+        }
+
+    def _intervals(self) -> dict[str, list[float] | None]:
+        """95% intervals of the skill figures (accuracy's are ``ci_low`` and ``ci_high``)."""
+
+        def listed(bounds: tuple[float, float] | None) -> list[float] | None:
+            return None if bounds is None else list(bounds)
+
+        return {
+            "trace_rate": listed(wilson_interval(self.traced, self.responses)),
+            "format_rate": listed(wilson_interval(self.answered, self.responses)),
+            "attempts": listed(
+                mean_interval(self.total_attempts, self.squared_attempts, self.responses)
+            ),
+            "reflections": listed(
+                mean_interval(self.total_reflections, self.squared_reflections, self.responses)
+            ),
+            "verdict_f1_correct": listed(verdict_f1_interval(self.verdicts, True)),
+            "verdict_f1_incorrect": listed(verdict_f1_interval(self.verdicts, False)),
         }

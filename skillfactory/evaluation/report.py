@@ -112,6 +112,8 @@ class Cell:
     budget_forcing: BudgetForcing | None
     trace_rate: float | None = None
     """Share of responses in the trace format (a ``<sample>`` and a ``<reflect>``)."""
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """95% intervals of the skill figures, by metrics.json key (absent where undefined)."""
 
     @property
     def key(self) -> tuple[str, Any]:
@@ -328,6 +330,7 @@ def _cell(entry: Any, path: Path, label: str) -> Cell:
         verdicts=_integer(entry.get("verdicts")),
         verdict_f1_correct=_number(entry.get("verdict_f1_correct")),
         verdict_f1_incorrect=_number(entry.get("verdict_f1_incorrect")),
+        intervals=_intervals(entry.get("intervals")),
         budget_forcing=budget,
         trace_rate=_number(entry.get("trace_rate")),
     )
@@ -439,6 +442,26 @@ def _value_text(value: Any) -> str:
     if value is None:
         return DASH
     return str(value)
+
+
+def _intervals(value: Any) -> dict[str, tuple[float, float]]:
+    """The ``intervals`` of a metrics.json cell, keeping only well-formed pairs."""
+    if not isinstance(value, Mapping):
+        return {}
+    kept = {}
+    for key, bounds in value.items():
+        if isinstance(bounds, list) and len(bounds) == 2:
+            low, high = _number(bounds[0]), _number(bounds[1])
+            if low is not None and high is not None:
+                kept[str(key)] = (low, high)
+    return kept
+
+
+def _with_interval(text: str, bounds: tuple[float, float] | None, show: Any) -> str:
+    """``text`` then its interval in brackets, the bounds (written by ``show``) joined by a dash."""
+    if text == DASH or bounds is None:
+        return text
+    return f"{text} [{show(bounds[0])}{EN_DASH}{show(bounds[1])}]"
 
 
 def _fixed(value: float | None, digits: int = 2) -> str:
@@ -565,12 +588,28 @@ def _skill_section(sources: Sequence[Source]) -> list[str]:
                         task,
                         difficulty_text(difficulty),
                         column.name,
-                        _percent(cell.trace_rate),
-                        _fixed(cell.attempts),
-                        _fixed(cell.reflections),
+                        _with_interval(
+                            _percent(cell.trace_rate),
+                            cell.intervals.get("trace_rate"),
+                            lambda bound: f"{100 * bound:.1f}",
+                        ),
+                        _with_interval(
+                            _fixed(cell.attempts), cell.intervals.get("attempts"), _fixed
+                        ),
+                        _with_interval(
+                            _fixed(cell.reflections), cell.intervals.get("reflections"), _fixed
+                        ),
                         _value_text(cell.verdicts),
-                        _fixed(cell.verdict_f1_correct),
-                        _fixed(cell.verdict_f1_incorrect),
+                        _with_interval(
+                            _fixed(cell.verdict_f1_correct),
+                            cell.intervals.get("verdict_f1_correct"),
+                            _fixed,
+                        ),
+                        _with_interval(
+                            _fixed(cell.verdict_f1_incorrect),
+                            cell.intervals.get("verdict_f1_incorrect"),
+                            _fixed,
+                        ),
                         _percent(cell.format_rate),
                         _fixed(cell.mean_length, 1),
                     ]
@@ -582,7 +621,8 @@ def _skill_section(sources: Sequence[Source]) -> list[str]:
         "verdicts the model writes about its own attempts with the verifier, for attempts "
         "that are correct and for those that are not (— where undefined). The format rate "
         "is the share of responses with an answer that could be extracted; lengths are in "
-        "tokens."
+        "tokens. Brackets hold 95% intervals: Wilson for the trace share, the normal "
+        "approximation for the means, a seeded bootstrap over the verdicts for F1."
     )
     return ["## Skill usage", "", intro, "", *_table(header, rows)]
 
@@ -632,6 +672,20 @@ def _budget_section(sources: Sequence[Source]) -> list[str]:
     return ["## Budget forcing", "", intro, "", *_table(header, rows)]
 
 
+def _quarter_means(points: Sequence[tuple[float, float]]) -> list[str]:
+    """The mean reward over the first and the last quarter of the steps, and the gain.
+
+    One step's reward is the mean over a handful of completions, so it is noisy; whether
+    GRPO learned shows in quarters, not in the first and last step.
+    """
+    if not points:
+        return [DASH, DASH, DASH]
+    size = max(1, len(points) // 4)
+    first = sum(value for _, value in points[:size]) / size
+    last = sum(value for _, value in points[-size:]) / size
+    return [_fixed(first, 3), _fixed(last, 3), f"{last - first:+.3f}"]
+
+
 def _curves_section(sources: Sequence[Source], drawn: bool) -> list[str]:
     lines = ["## Training curves", ""]
     if not drawn:
@@ -653,8 +707,7 @@ def _curves_section(sources: Sequence[Source], drawn: bool) -> list[str]:
                 _fixed(sft[0][1], 4) if sft else DASH,
                 _fixed(sft[-1][1], 4) if sft else DASH,
                 str(len(grpo)) if grpo else DASH,
-                _fixed(grpo[0][1], 3) if grpo else DASH,
-                _fixed(grpo[-1][1], 3) if grpo else DASH,
+                *_quarter_means(grpo),
                 _fixed(source.curve_extras.get("grpo_accuracy"), 3),
                 _fixed(source.curve_extras.get("grpo_length"), 1),
             ]
@@ -665,8 +718,9 @@ def _curves_section(sources: Sequence[Source], drawn: bool) -> list[str]:
         "SFT loss first",
         "SFT loss last",
         "GRPO log entries",
-        "GRPO reward first",
-        "GRPO reward last",
+        "GRPO reward first quarter",
+        "GRPO reward last quarter",
+        "GRPO reward gain",
         "GRPO accuracy last",
         "GRPO length last",
     ]
