@@ -256,6 +256,31 @@ FIXED = """
 """
 
 
+def test_grpo_asks_each_question_through_the_model_s_chat_template(micro_model, tmp_path):
+    """TRL templates only conversational prompts; a bare string would reach the model as
+    a document to continue, not as the user's question that sampling and eval ask."""
+    import contextlib
+
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl.data_utils import maybe_apply_chat_template
+
+    from skillfactory.pipeline.problems import problem_row
+    from skillfactory.plugins.grpo_trainer import _prompts_and_rewards
+
+    countdown = get_registry().get("task", "countdown").create()
+    problem = countdown.generate(1, difficulty=3, seed=0)[0]
+    tokenizer = AutoTokenizer.from_pretrained(micro_model)
+    with contextlib.ExitStack() as stack:
+        prompts, _ = _prompts_and_rewards(
+            Dataset.from_list([problem_row(problem)]), {}, None, tmp_path, stack
+        )
+    asked = countdown.prompt(problem, countdown.resolve_variant(None))
+    assert maybe_apply_chat_template(prompts[0], tokenizer)["prompt"] == (
+        tokenizer.apply_chat_template(asked, tokenize=False, add_generation_prompt=True)
+    )
+
+
 def test_grpo_refuses_batches_that_split_a_question_s_completions():
     with pytest.raises(UsageError, match="multiple of num_generations"):
         grpo(num_generations=3, per_device_train_batch_size=4)
@@ -289,6 +314,8 @@ def test_the_run_trains_through_grpo_then_skips_and_redoes_from(
     stages = json.loads((run_dir / "stages.json").read_text())
     assert stages["sft"]["summary"]["traces_used"] == len(load_from_disk(str(run_dir / "traces")))
     assert [entry["step"] for entry in stages["grpo"]["summary"]["log"]] == [1, 2]
+    grpo_settings = json.loads((run_dir / "grpo" / "training.json").read_text())["settings"]
+    assert (grpo_settings["top_p"], grpo_settings["top_k"]) == (0.8, 20)  # the run's sampling
 
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert again.exit_code == 0

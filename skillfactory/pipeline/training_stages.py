@@ -111,6 +111,10 @@ class GRPOStage(Stage):
                 "per_device_train_batch_size": config["grpo_batch_size"],
                 "max_completion_length": config["grpo_max_completion_length"],
                 "temperature": config["grpo_temperature"],
+                # Sample as the run samples: at full vocabulary a small model's long tail
+                # of rare tokens turns many completions into noise before they start.
+                "top_p": config["top_p"],
+                "top_k": config["top_k"],
                 "beta": config["grpo_beta"],
                 "seed": config["seed"],
                 "task_options": dict(config["task_options"]),
