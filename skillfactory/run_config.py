@@ -160,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "traces_per_question",
         int,
-        1,
+        8,
         "Most traces made from one question.",
         "traces",
         _at_least(1),
@@ -176,14 +176,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "sft_learning_rate",
         float,
-        3e-4,
+        5e-4,
         "SFT learning rate (the paper: 1e-6 for a 1.5B model; the small default model needs "
         "far more).",
         "sft",
         _positive,
     ),
     Setting(
-        "sft_epochs", float, 3.0, "SFT epochs over the traces (the paper: 2).", "sft", _positive
+        "sft_epochs", float, 2.0, "SFT epochs over the traces (the paper: 2).", "sft", _positive
     ),
     Setting("sft_batch_size", int, 4, "SFT traces per step.", "sft", _at_least(1)),
     Setting(
@@ -221,7 +221,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "grpo_generations",
         int,
-        4,
+        8,
         "Completions per question that GRPO compares (the paper: 16).",
         "grpo",
         _at_least(2),
@@ -237,7 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "grpo_max_completion_length",
         int,
-        256,
+        384,
         "Token budget of one GRPO completion.",
         "grpo",
         _at_least(1),
@@ -262,7 +262,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "eval_samples",
         int,
-        2,
+        1,
         "Responses per held-out question (the paper: 4).",
         "eval",
         _at_least(1),
