@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from skillfactory.dataset_splits import split_directory
 from skillfactory.errors import UsageError
 
 RELEASE_EVERY_BYTES = 1 << 26
@@ -169,19 +170,14 @@ def chunk_runs(chunks: list[pa.Array], size: int) -> Iterator[list[pa.Array]]:
         yield group
 
 
-def map_saved_dataset(directory: Path) -> SavedDataset:
+def map_saved_dataset(directory: Path, split: str | None = None) -> SavedDataset:
     """Map a saved ``datasets`` directory without copying it or importing ``datasets``.
 
     The directory's ``state.json`` lists its Arrow files; reading them directly
-    skips importing ``datasets``, which takes most of a second.
+    skips importing ``datasets``, which takes most of a second. A ``DatasetDict``
+    directory is read through its only split, or through ``split``.
     """
-    if (directory / "dataset_dict.json").is_file():
-        splits = sorted(p.name for p in directory.iterdir() if (p / "state.json").is_file())
-        example = directory / (splits[0] if splits else "train")
-        raise UsageError(
-            f"{directory} holds several splits ({', '.join(splits) or 'none saved'}); "
-            f"pass one of them, e.g. {example}"
-        )
+    directory = split_directory(directory, split)
     state_file = directory / "state.json"
     if not state_file.is_file():
         raise UsageError(

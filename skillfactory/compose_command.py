@@ -57,6 +57,11 @@ def selected_skills(text: str) -> list[Skill]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for traces/ (a datasets directory), traces.jsonl and summary.json.",
 )
+@click.option(
+    "--split",
+    default=None,
+    help="The split to read when --input is a dataset saved with several splits.",
+)
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--traces-per-question", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -87,6 +92,7 @@ def compose_command(
     skill_names: str,
     input_path: Path,
     output_dir: Path,
+    split: str | None,
     max_attempts: int,
     traces_per_question: int,
     seed: int,
@@ -110,7 +116,9 @@ def compose_command(
         order=order,  # type: ignore[arg-type]
         reflections=not no_reflections,
     )
-    questions, inputs = read_questions(input_path, input_format=input_format, seed=seed)
+    questions, inputs = read_questions(
+        input_path, input_format=input_format, seed=seed, split=split
+    )
     with _progress(len(questions)) as advance:
         traces, summary = compose(
             questions,

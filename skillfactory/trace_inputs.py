@@ -92,9 +92,11 @@ class InputSummary:
 
 
 def read_questions(
-    path: str | Path, *, input_format: str = "auto", seed: int = 0
+    path: str | Path, *, input_format: str = "auto", seed: int = 0, split: str | None = None
 ) -> tuple[list[Question], InputSummary]:
     """The questions in ``path`` (JSONL file or saved ``datasets`` directory) and a summary.
+
+    A directory saved as a ``DatasetDict`` is read through its only split, or ``split``.
 
     Questions come in the order they first appear, attempts in row order. Each
     attempt carries one of its agreeing reflections, chosen at random by ``seed``
@@ -108,10 +110,12 @@ def read_questions(
     skipped = 0
     saved = None
     if source.is_dir():
-        saved = map_saved_dataset(source)
+        saved = map_saved_dataset(source, split)
         schema = choose_schema(saved.table.column_names, input_format, source)
         columns = _Columns.read(saved.table, schema, strict=False)
         saved.release_pages()
+    elif split is not None:
+        raise UsageError(f"--split {split!r} was given, but {source} is a file, not a dataset")
     elif source.is_file():
         table = _read_json_lines_with_arrow(source)
         columns = None

@@ -26,17 +26,25 @@ OURS = ("checkpoints", "training.json")
 """Files a trainer leaves in its output directory: such a directory may be trained into again."""
 
 
-def load_training_data(path: Path, kind: str) -> Any:
-    """The dataset at ``path`` in the shape a trainer of ``kind`` data reads."""
+def load_training_data(path: Path, kind: str, split: str | None = None) -> Any:
+    """The dataset at ``path`` in the shape a trainer of ``kind`` data reads.
+
+    A directory saved as a ``DatasetDict`` is read through its only split, or ``split``.
+    """
     from datasets import Dataset, load_from_disk
+
+    from skillfactory.dataset_splits import split_directory
 
     if path.is_dir() and (path / "config.json").is_file() and (path / RUN_DATA[kind]).is_dir():
         path = path / RUN_DATA[kind]
     if path.is_dir():
+        path = split_directory(path, split)
         try:
             dataset = load_from_disk(str(path))
         except (FileNotFoundError, ValueError) as error:
             raise UsageError(f"--data {str(path)!r} is not a saved dataset ({error})") from None
+    elif split is not None:
+        raise UsageError(f"--split {split!r} was given, but --data {str(path)!r} is not a dataset")
     elif path.is_file():
         rows = _json_lines(path)
         if kind == "problems":
@@ -44,8 +52,6 @@ def load_training_data(path: Path, kind: str) -> Any:
         dataset = Dataset.from_list(rows) if rows else Dataset.from_dict({})
     else:
         raise UsageError(f"--data {str(path)!r} does not exist")
-    if hasattr(dataset, "keys") and not hasattr(dataset, "column_names"):
-        raise UsageError(f"--data {str(path)!r} holds several splits; pass one split's directory")
     return dataset
 
 
@@ -98,6 +104,11 @@ def _problem_rows(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]
     help="Where the trained model goes (and its checkpoints while it trains).",
 )
 @click.option(
+    "--split",
+    default=None,
+    help="The split to train on when --data is a dataset saved with several splits.",
+)
+@click.option(
     "--option",
     "-O",
     "options",
@@ -111,6 +122,7 @@ def train_command(
     trust_remote_code: bool,
     data_path: Path,
     output_dir: Path,
+    split: str | None,
     options: tuple[str, ...],
 ) -> None:
     """Train MODEL with the TRAINER plugin (sft or grpo) and save it in --output.
@@ -136,7 +148,7 @@ def train_command(
             f"--output {str(output_dir)!r} is not empty and holds no training of ours; "
             "choose a new or empty directory"
         )
-    dataset = load_training_data(data_path, registration.factory.data)
+    dataset = load_training_data(data_path, registration.factory.data, split)
     from skillfactory.models.resolve import resolve_model
 
     written = trainer.train(resolve_model(model), dataset, output_dir)

@@ -132,3 +132,38 @@ def test_a_skill_set_that_cannot_form_a_trace_exits_2_in_one_line(
     assert result.stderr.count("\n") == 1
     assert message in result.stderr
     assert not (tmp_path / "traces").exists()
+
+
+def test_compose_reads_a_dataset_saved_with_splits_as_a_hub_download_is(runner, tmp_path):
+    import datasets
+
+    rows = [json.loads(line) for line in INPUTS["skillfactory"].read_text().splitlines()]
+    single = tmp_path / "single"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(str(single))
+    several = tmp_path / "several"
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows), "test": datasets.Dataset.from_list(rows)}
+    ).save_to_disk(str(several))
+    from_file = compose(
+        runner, "--skills", "verify", "--input", str(INPUTS["skillfactory"]),
+        "--output", str(tmp_path / "file"),
+    )  # fmt: skip
+    assert from_file.exit_code == 0, from_file.output
+
+    whole = compose(
+        runner, "--skills", "verify", "--input", str(single), "--output", str(tmp_path / "a")
+    )
+    assert whole.exit_code == 0, whole.output
+    refused = compose(
+        runner, "--skills", "verify", "--input", str(several), "--output", str(tmp_path / "b")
+    )
+    assert refused.exit_code == 2
+    assert "holds the splits train, test; choose one with --split NAME" in refused.output
+    chosen = compose(
+        runner, "--skills", "verify", "--input", str(several), "--split", "test",
+        "--output", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert chosen.exit_code == 0, chosen.output
+    expected = (tmp_path / "file" / "traces.jsonl").read_text()
+    assert (tmp_path / "a" / "traces.jsonl").read_text() == expected
+    assert (tmp_path / "c" / "traces.jsonl").read_text() == expected

@@ -413,16 +413,44 @@ def test_a_saved_dataset_with_a_mistyped_column_skips_every_row(tmp_path):
 
 
 def test_directories_that_are_not_one_saved_dataset_are_usage_errors(tmp_path):
-    import datasets
 
     with pytest.raises(UsageError, match="not a saved datasets directory"):
         read_questions(tmp_path)
-    splits = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows_of(OURS))})
-    splits.save_to_disk(str(tmp_path / "dict"))
-    with pytest.raises(UsageError, match=r"holds several splits \(train\); pass one of them"):
-        read_questions(tmp_path / "dict")
     with pytest.raises(UsageError, match="does not exist"):
         read_questions(tmp_path / "nowhere")
+
+
+def test_a_dataset_saved_with_one_split_is_read_as_it_is(tmp_path):
+    """What a hub dataset saved with save_to_disk looks like: a DatasetDict of one split."""
+    import datasets
+
+    rows = rows_of(OURS)
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(
+        str(tmp_path / "dict")
+    )
+    plain = save_dataset(tmp_path / "plain", rows)
+
+    assert read_questions(tmp_path / "dict") == read_questions(plain)
+    assert read_questions(tmp_path / "dict", split="train") == read_questions(plain)
+    with pytest.raises(UsageError, match=r"has no split 'test'; its splits: train"):
+        read_questions(tmp_path / "dict", split="test")
+    with pytest.raises(UsageError, match=r"is a single dataset, not one saved with splits"):
+        read_questions(plain, split="train")
+
+
+def test_a_dataset_saved_with_several_splits_needs_split(tmp_path):
+    import datasets
+
+    rows = rows_of(OURS)
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows), "test": datasets.Dataset.from_list(rows[:1])}
+    ).save_to_disk(str(tmp_path / "dict"))
+
+    with pytest.raises(UsageError, match=r"holds the splits train, test; choose one with --split"):
+        read_questions(tmp_path / "dict")
+    whole, _ = read_questions(tmp_path / "dict", split="train")
+    first, _ = read_questions(tmp_path / "dict", split="test")
+    assert len(first) == 1 and len(whole) > len(first)
 
 
 def test_an_empty_file_is_a_usage_error(tmp_path):

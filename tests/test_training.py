@@ -427,6 +427,29 @@ def test_train_command_checks_its_input(micro_model, tmp_path):
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
 
 
+def test_train_command_reads_a_dataset_saved_with_splits(micro_model, tmp_path):
+    from datasets import DatasetDict
+
+    runner = CliRunner()
+    base = ["train", "sft", "--model", str(micro_model), "-O", "num_train_epochs=1"]
+    one = tmp_path / "one"
+    DatasetDict({"train": traces(2)}).save_to_disk(str(one))
+    trained = runner.invoke(cli, [*base, "--data", str(one), "--output", str(tmp_path / "a")])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "a" / "training.json").read_text())["traces"] == 2
+
+    several = tmp_path / "several"
+    DatasetDict({"train": traces(3), "test": traces(1)}).save_to_disk(str(several))
+    refused = runner.invoke(cli, [*base, "--data", str(several), "--output", str(tmp_path / "b")])
+    assert refused.exit_code == 2
+    assert "holds the splits train, test; choose one with --split NAME" in refused.output
+    chosen = runner.invoke(
+        cli, [*base, "--data", str(several), "--split", "test", "--output", str(tmp_path / "c")]
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert json.loads((tmp_path / "c" / "training.json").read_text())["traces"] == 1
+
+
 def test_train_command_trains_problems_from_jsonl(micro_model, tmp_path):
     runner = CliRunner()
     problems = runner.invoke(cli, ["problems", "countdown", "--count", "4"])
