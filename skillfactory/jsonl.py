@@ -1,5 +1,12 @@
 """JSON Lines in and out: one record per line, errors reported by line number.
 
+The text in these lines is untrusted (model output, users' files), so reading and
+writing survive any of it. A lone surrogate (``"\\ud800"`` in the JSON, which
+``json.loads`` accepts) is written back escaped, since UTF-8 cannot hold it; a
+line whose bytes are not UTF-8 is reported by its number like any malformed line,
+and the other lines are still read; a byte order mark before the first line and
+CRLF line ends are ignored.
+
 Output files are written to a temporary file beside the target and renamed into
 place, so that an interrupted command never leaves a half-written file where a
 finished one is expected.
@@ -10,24 +17,54 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Code points that Python strings may hold but UTF-8 cannot encode."""
+
+BYTE_ORDER_MARK = "\ufeff"
+
 
 def dumps(row: Any) -> str:
-    """One record as one line; key order is kept, so equal input gives equal bytes."""
-    return json.dumps(row, ensure_ascii=False)
+    """One record as one line; key order is kept, so equal input gives equal bytes.
+
+    Text stays readable (no ASCII escaping) except lone surrogates, which are
+    escaped as JSON writes them, so that the line is valid UTF-8 and reads back
+    to the same strings.
+    """
+    text = json.dumps(row, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def read_rows(
+    lines: Iterable[str | bytes],
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """Yield ``(line_number, row, None)`` per JSON object, else ``(line_number, None, why)``.
 
-    Blank lines are skipped; line numbers count from 1, as editors do.
+    ``lines`` may be text or, from a file opened in binary mode, bytes: then a
+    line that is not UTF-8 is one malformed line rather than the end of the
+    file. Blank lines are skipped; line numbers count from 1, as editors do.
     """
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield (
+                    number,
+                    None,
+                    f"not valid UTF-8 (byte {raw[error.start]:#04x} at column {error.start + 1})",
+                )
+                continue
+        else:
+            line = raw
+        if number == 1:
+            line = line.removeprefix(BYTE_ORDER_MARK)
         if not line.strip():
             continue
         try:

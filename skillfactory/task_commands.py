@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 
@@ -96,10 +96,10 @@ def problems(
 
 @click.command()
 @click.argument("task_name", metavar="TASK")
-@click.argument("source", metavar="[FILE]", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", metavar="[FILE]", type=click.File("rb"), default="-")
 @_task_option
 @_output_option
-def score(task_name: str, source: TextIO, options: tuple[str, ...], output: Path | None) -> None:
+def score(task_name: str, source: BinaryIO, options: tuple[str, ...], output: Path | None) -> None:
     """Score completions against TASK's verifier.
 
     Reads JSON Lines from FILE (standard input when omitted), each a problem as

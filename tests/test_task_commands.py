@@ -195,6 +195,30 @@ def test_score_reports_malformed_lines_by_number_and_keeps_the_rest(runner, tmp_
     assert len(lines(output.read_text())) == 2
 
 
+def test_score_survives_hostile_text_and_loses_no_good_line(runner, tmp_path):
+    """Lone surrogates, NUL and control characters are scored and written back as they came;
+    bytes that are not UTF-8 make one malformed line; a BOM and CRLF line ends are ignored."""
+    hostile = ["lone \ud800 surrogate <answer>1</answer>", "nul \x00 and \x1b[2J", "\udfff"]
+    good = scored_input(runner, [*hostile, "<answer>2</answer>"]).splitlines()
+    source = tmp_path / "hostile.jsonl"
+    source.write_bytes(
+        b"\xef\xbb\xbf"  # a byte order mark, as some editors write
+        + b"\r\n".join(line.encode("utf-8") for line in good[:2])
+        + b'\r\n{"completion": "\xff\xfe"}\r\n'
+        + "\n".join(good[2:]).encode("utf-8")
+        + b"\n"
+    )
+    output = tmp_path / "scored.jsonl"
+
+    result = runner.invoke(cli, ["score", "repeat", str(source), "--output", str(output)])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["Error: line 3: not valid UTF-8 (byte 0xff at column 17)"]
+    rows = lines(output.read_bytes().decode("utf-8"))  # the output is valid UTF-8
+    assert [row["completion"] for row in rows] == [*hostile, "<answer>2</answer>"]
+    assert [row["extracted"] for row in rows] == ["1", None, None, "2"]
+
+
 def test_tasks_lists_difficulties_and_variants(runner):
     table = runner.invoke(cli, ["tasks"])
     as_json = json.loads(runner.invoke(cli, ["tasks", "--json"]).stdout)
