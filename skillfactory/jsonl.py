@@ -37,8 +37,25 @@ def dumps(row: Any) -> str:
     escaped as JSON writes them, so that the line is valid UTF-8 and reads back
     to the same strings.
     """
-    text = json.dumps(row, ensure_ascii=False)
+    return escape_lone_surrogates(json.dumps(row, ensure_ascii=False))
+
+
+def escape_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its JSON escape (``\\ud800``), six
+    characters of text, so that it can be stored as UTF-8 (Arrow, files) and still
+    shows what the input said."""
     return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def storable(value: Any) -> Any:
+    """A parsed JSON value whose strings (keys included) can all be stored as UTF-8."""
+    if isinstance(value, str):
+        return escape_lone_surrogates(value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def read_rows(

@@ -39,6 +39,7 @@ from skillfactory.arrow_texts import (
 )
 from skillfactory.arrow_verdicts import verdicts
 from skillfactory.errors import UsageError
+from skillfactory.jsonl import storable
 from skillfactory.records import Attempt, Message, Question
 
 FORMATS = ("auto", "skillfactory", "authors")
@@ -191,8 +192,9 @@ def _read_json_lines_row_by_row(path: Path, input_format: str) -> tuple[pa.Table
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except ValueError:
+                # Arrow holds UTF-8 only: a lone surrogate is kept as its escape's text.
+                row = storable(json.loads(line))
+            except ValueError:  # not JSON, or not UTF-8 (a malformed line, counted)
                 row = None
             if isinstance(row, dict):
                 keys.update(row)

@@ -167,3 +167,24 @@ def test_compose_reads_a_dataset_saved_with_splits_as_a_hub_download_is(runner, 
     expected = (tmp_path / "file" / "traces.jsonl").read_text()
     assert (tmp_path / "a" / "traces.jsonl").read_text() == expected
     assert (tmp_path / "c" / "traces.jsonl").read_text() == expected
+
+
+def test_compose_keeps_a_lone_surrogate_as_text_and_skips_a_line_that_is_not_utf8(runner, tmp_path):
+    lines = INPUTS["skillfactory"].read_bytes().splitlines()
+    first = json.loads(lines[0])
+    first["completion"] += " \ud800"
+    source = tmp_path / "hostile.jsonl"
+    source.write_bytes(b"\n".join([json.dumps(first).encode(), *lines[1:], b'{"x": "\xff"}']))
+
+    result = compose(
+        runner, "--skills", "verify,retry", "--input", str(source), "--output", str(tmp_path / "o")
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["input"]["malformed_rows"] == 1
+    replies = [
+        json.loads(line)["messages"][-1]["content"]
+        for line in (tmp_path / "o" / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert any("\\ud800" in reply for reply in replies), "the surrogate is kept as its escape"
