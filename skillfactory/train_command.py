@@ -56,14 +56,16 @@ def load_training_data(path: Path, kind: str, split: str | None = None) -> Any:
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
-    from skillfactory.jsonl import read_rows
+    from skillfactory.jsonl import read_rows, storable
 
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    # Bytes, so that a line that is not UTF-8 is named like any malformed line; lone
+    # surrogates kept as their escape's text, since the dataset stores UTF-8 only.
+    with open(path, "rb") as handle:
         for number, row, why in read_rows(handle):
             if row is None:
                 raise UsageError(f"--data {str(path)!r} line {number}: {why}")
-            rows.append(row)
+            rows.append(storable(row))
     return rows
 
 

@@ -427,6 +427,24 @@ def test_train_command_checks_its_input(micro_model, tmp_path):
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
 
 
+def test_train_command_names_a_line_that_is_not_utf8_and_trains_on_a_lone_surrogate(
+    micro_model, tmp_path
+):
+    rows = [json.loads(json.dumps(row)) for row in traces(2)]
+    rows[0]["messages"][-1]["content"] += " \ud800"
+    data = tmp_path / "t.jsonl"
+    data.write_bytes(b"\n".join(json.dumps(row).encode() for row in rows) + b"\n")
+    base = ["train", "sft", "--model", str(micro_model), "-O", "num_train_epochs=1"]
+
+    trained = CliRunner().invoke(cli, [*base, "--data", str(data), "--output", str(tmp_path / "a")])
+    assert trained.exit_code == 0, trained.output
+
+    data.write_bytes(data.read_bytes() + b'{"messages": "\xff"}\n')
+    refused = CliRunner().invoke(cli, [*base, "--data", str(data), "--output", str(tmp_path / "b")])
+    assert refused.exit_code == 2
+    assert "line 3: not valid UTF-8 (byte 0xff at column 15)" in refused.output
+
+
 def test_train_command_reads_a_dataset_saved_with_splits(micro_model, tmp_path):
     from datasets import DatasetDict
 
