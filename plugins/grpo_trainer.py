@@ -165,7 +165,7 @@ class GRPO(Trainer):
             train_dataset=prompts,
             processing_class=tokenizer,
         )
-        training.quiet_progress(trainer)
+        training.quiet_progress(trainer, "GRPO steps")
         with (
             stack,
             warnings.catch_warnings(),

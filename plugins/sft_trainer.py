@@ -130,7 +130,7 @@ class SFT(Trainer):
             processing_class=tokenizer,
             peft_config=_lora_config(settings) if settings["lora"] else None,
         )
-        training.quiet_progress(trainer)
+        training.quiet_progress(trainer, "SFT steps")
         facts = {
             "trainer": self.name,
             "model": model,

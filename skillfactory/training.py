@@ -107,20 +107,37 @@ def resume_point(output_dir: Path, settings: Mapping[str, Any]) -> bool:
     return any(path.name.startswith("checkpoint-") for path in checkpoints.iterdir())
 
 
-def quiet_progress(trainer: Any) -> None:
-    """Keep the trainer's progress bar (rate, ETA) but not a printed dict at every logging step.
+def quiet_progress(trainer: Any, label: str = "training") -> None:
+    """Show the trainer's progress, but not a printed dict at every logging step.
 
-    Every logged value still reaches ``curve.json``; printed, one dict per step
-    buries the stage summaries that say the same in a table.
+    On a terminal the trainer keeps its own bar (rate, ETA); in a log, where a bar
+    is one ever-growing line, the steps go to :class:`skillfactory.progress.ProgressReport`,
+    which prints a plain line at most every 30 seconds. Every logged value still
+    reaches ``curve.json``; printed, one dict per step buries the stage summaries
+    that say the same in a table.
     """
-    from transformers.trainer_callback import ProgressCallback
+    import sys
+
+    from transformers.trainer_callback import ProgressCallback, TrainerCallback
 
     class BarOnly(ProgressCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any):
             return None
 
+    class StepLines(TrainerCallback):
+        def __init__(self) -> None:
+            from rich.console import Console
+
+            from skillfactory.progress import ProgressReport
+
+            self.report = ProgressReport(Console(stderr=True, force_terminal=False), indent="  ")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any):
+            if state.is_world_process_zero:
+                self.report.update(label, state.global_step, state.max_steps)
+
     if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(BarOnly())
+        trainer.add_callback(BarOnly() if sys.stderr.isatty() else StepLines())
 
 
 def _complete(checkpoint: Path) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -308,6 +309,10 @@ def test_the_run_trains_through_grpo_then_skips_and_redoes_from(
     first = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     assert "GRPO (reward from the verifier)" in first.output
+    # Not a terminal: progress comes as plain lines, first and last of each stage at least.
+    for what in ("sampling attempts", "reflecting", "SFT steps", "GRPO steps"):
+        assert f"  {what}: 0/" in first.output or f"  {what}: 1/" in first.output, what
+        assert re.search(rf"  {what}: [\d,]+/[\d,]+ done in \d", first.output), what
     for stage in ("sft", "grpo"):
         AutoModelForCausalLM.from_pretrained(run_dir / stage)
     assert len(load_from_disk(str(run_dir / "rl_problems"))) == 4

@@ -1,4 +1,4 @@
-"""Progress bars for model builds and measurements: one bar per stage, with rate and ETA."""
+"""Progress of model builds and measurements: one bar (or, in a log, line) per stage."""
 
 from __future__ import annotations
 
@@ -10,38 +10,17 @@ STAGE_LABELS = {
     "tokenizer": "training the tokenizer",
     "training": "training the model",
     "solving": "measuring: solving",
+    "arithmetic": "measuring: arithmetic",
     "judging": "measuring: judging",
 }
 
 
 @contextmanager
 def build_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A ``(stage, done, total)`` callback that draws rich progress bars on stderr."""
+    """A ``(stage, done, total)`` callback: bars on a terminal, plain lines in a log (stderr)."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    bars = Progress(
-        TextColumn("{task.description:<26}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    tasks: dict[str, int] = {}
+    from skillfactory.progress import ProgressReport
 
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(STAGE_LABELS.get(stage, stage), total=total)
-        bars.update(tasks[stage], completed=done, total=total)
-
-    with bars:
-        yield update
+    with ProgressReport(Console(stderr=True)) as report:
+        yield lambda stage, done, total: report.update(STAGE_LABELS.get(stage, stage), done, total)

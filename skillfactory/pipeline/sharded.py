@@ -45,14 +45,7 @@ def sample_in_shards(
     A sampler that fails, a full disk or Ctrl-C leaves every finished shard in
     place and ends with one line that says how to go on.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from skillfactory.progress import ProgressReport
 
     size = context.config["shard_size"]
     count = (len(prompts) + size - 1) // size
@@ -68,18 +61,8 @@ def sample_in_shards(
         sampler = context.sampler()
         total = len(prompts) * n
         finished = sum(min(size, len(prompts) - index * size) for index in done) * n
-        bars = Progress(
-            TextColumn("  {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=context.console,
-            transient=False,
-        )
-        with bars:
-            bar = bars.add_task(what, total=total, completed=finished, rate="")
+        with ProgressReport(context.console, indent="  ") as report:
+            report.update(what, finished, total)
             for index in todo:
                 start = index * size
                 chunk = list(prompts[start : start + size])
@@ -102,8 +85,7 @@ def sample_in_shards(
                 _check_shape(completions, len(chunk), n, context.config["sampler"])
                 shards.write(index, rows_of(start, completions))
                 finished += len(chunk) * n
-                speed = bars.tasks[0].speed
-                bars.update(bar, completed=finished, rate=f"{speed:.1f}/s" if speed else "")
+                report.update(what, finished, total)
     return list(shards.read(count))
 
 

@@ -1,0 +1,149 @@
+"""Progress of long work that shows wherever the output goes.
+
+On a terminal a rich bar redraws in place. In a log (CI, ``nohup``, ``| tee``) a
+bar never draws, and a stage that takes minutes would print nothing until it
+ends, so there the same updates become one plain line at most every
+:data:`EVERY` seconds, with done and total, the rate and the time left::
+
+    training the model: 1,200/5,836 (21%), 2.6/s, 29m 40s left
+
+The first update and the last of each piece of work always print.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+EVERY = 30.0
+"""Seconds between two plain progress lines of the same piece of work."""
+
+Update = Callable[[str, int, int], None]
+"""``(label, done, total)``: one piece of work, named by its label, has done ``done``."""
+
+
+@dataclass
+class _Work:
+    total: int
+    started: float
+    done_at_start: int
+    printed: float
+    task: Any = None
+
+
+class ProgressReport:
+    """A context manager whose :meth:`update` draws bars on a terminal, or prints lines in a log.
+
+    ``console`` is a rich console (whether it is a terminal decides the form);
+    ``clock`` is there for tests.
+    """
+
+    def __init__(
+        self,
+        console: Any,
+        *,
+        indent: str = "",
+        every: float = EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.indent = indent
+        self.every = every
+        self.clock = clock
+        self.live = bool(console.is_terminal)
+        self._work: dict[str, _Work] = {}
+        self._bars: Any = None
+
+    def __enter__(self) -> ProgressReport:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bars = Progress(
+                TextColumn(self.indent + "{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._bars.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+            self._bars = None
+
+    def update(self, label: str, done: int, total: int) -> None:
+        """Record that the work called ``label`` has done ``done`` of ``total``."""
+        now = self.clock()
+        work = self._work.get(label)
+        first = work is None
+        if work is None:
+            work = self._work[label] = _Work(total, now, done, now)
+        work.total = total
+        rate = _rate(work, done, now)
+        if self._bars is not None:
+            if work.task is None:
+                work.task = self._bars.add_task(label, total=total, completed=done, rate="")
+            shown = f"{rate:.1f}/s" if rate else ""
+            self._bars.update(work.task, completed=done, total=total, rate=shown)
+            return
+        finished = done >= total
+        if first or finished or now - work.printed >= self.every:
+            work.printed = now
+            self.console.print(
+                self.indent + progress_line(label, done, total, rate, now - work.started),
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        if finished:
+            del self._work[label]
+
+
+def progress_line(label: str, done: int, total: int, rate: float | None, elapsed: float) -> str:
+    """One plain line about a piece of work (what a log gets instead of a bar)."""
+    if total and done >= total:
+        return f"{label}: {total:,}/{total:,} done in {_duration(elapsed)}"
+    share = f" ({done / total:.0%})" if total else ""
+    line = f"{label}: {done:,}/{total:,}{share}"
+    if rate:
+        pace = f"{rate:.1f}/s" if rate >= 1 else f"{1 / rate:.1f}s each"
+        line += f", {pace}, {_duration((total - done) / rate)} left"
+    return line
+
+
+def _rate(work: _Work, done: int, now: float) -> float | None:
+    elapsed = now - work.started
+    if elapsed <= 0 or done <= work.done_at_start:
+        return None
+    return (done - work.done_at_start) / elapsed
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
