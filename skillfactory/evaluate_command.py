@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,11 @@ def load_sampler(
 def prepare_output(output_dir: Path) -> None:
     """An output directory that is new, empty, or an earlier evaluation's (replaced)."""
     from skillfactory.evaluation.evaluate import METRICS_FILE, RESPONSES_FILE
+    from skillfactory.evaluation.finished_cells import PARTIAL_DIR
 
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output {str(output_dir)!r} is a file")
-    earlier = (output_dir / METRICS_FILE).is_file()
+    earlier = (output_dir / METRICS_FILE).is_file() or (output_dir / PARTIAL_DIR).is_dir()
     if output_dir.is_dir() and not earlier and any(output_dir.iterdir()):
         raise UsageError(
             f"--output {str(output_dir)!r} is not empty and holds no evaluation; choose a "
@@ -72,6 +74,10 @@ def prepare_output(output_dir: Path) -> None:
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True)
 @click.option("--budget-forcing", type=click.IntRange(min=0), default=0, show_default=True,
               help="Re-open the thinking with <sample> up to N times.")  # fmt: skip
+@click.option("--budget-cap", type=click.Choice(["total", "each"]), default="total",
+              show_default=True,
+              help="Budget forcing's cap on --max-new-tokens: the whole response, or each "
+                   "continuation.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--sampler", default="transformers", show_default=True)
 @click.option("--sampler-option", "sampler_options", multiple=True, metavar="KEY=VALUE")
@@ -94,6 +100,7 @@ def evaluate_command(
     max_new_tokens: int,
     temperature: float,
     budget_forcing: int,
+    budget_cap: str,
     seed: int,
     sampler: str,
     sampler_options: tuple[str, ...],
@@ -110,7 +117,9 @@ def evaluate_command(
         evaluate_model,
         write_metrics,
     )
+    from skillfactory.evaluation.finished_cells import FinishedCells
     from skillfactory.evaluation.suites import chosen_cells
+    from skillfactory.progress import ProgressReport
 
     if task is None and difficulty:
         raise UsageError("--difficulty needs --task")
@@ -123,6 +132,7 @@ def evaluate_command(
         temperature=temperature,
         max_new_tokens=max_new_tokens,
         budget_forcing=budget_forcing,
+        budget_cap=budget_cap,
         seed=seed,
         suite=suite or ("custom" if task else "quick"),
     )
@@ -131,21 +141,49 @@ def evaluate_command(
         trust_remote_code=trust_remote_code,
     )  # fmt: skip
     console = Console()
-    with console.status("evaluating") as status:
+    finished = FinishedCells(
+        output_dir,
+        {
+            "settings": asdict(settings),
+            "model": [model, location, _weights_stamp(location)],
+            "sampler": [sampler, sorted(sampler_options)],
+            "cells": [asdict(cell) for cell in cells],
+        },
+    )
+    if finished.count():
+        console.print(f"resuming: {finished.count()} of {len(cells)} cells were already finished")
+    with ProgressReport(console) as progress:
+        what = f"evaluating {label} (cells)"
+        progress.update(what, 0, len(cells))
+        done = iter(range(1, len(cells) + 1))
         results = evaluate_model(
             loaded,
             tokenizer,
             cells,
             settings,
             responses_file=output_dir / RESPONSES_FILE,
-            on_cell=lambda cell, row: status.update(f"evaluated {cell.task} {cell.difficulty}"),
+            on_cell=lambda cell, row: progress.update(what, next(done), len(cells)),
+            finished=finished,
         )
     write_metrics(output_dir, settings, [{"label": label, "model": location, "cells": results}])
+    finished.remove()
     show_cells(console, label, results)
     from skillfactory.evaluation.report import write_report
 
     report = write_report([output_dir], output_dir)
     click.echo(f"Metrics: {output_dir / 'metrics.json'}; report: {report}")
+
+
+def _weights_stamp(location: str) -> list[Any]:
+    """Size and time of a local model's files: a model retrained in place is a new model."""
+    directory = Path(location)
+    if not directory.is_dir():
+        return []
+    return sorted(
+        [path.name, path.stat().st_size, path.stat().st_mtime_ns]
+        for path in directory.iterdir()
+        if path.is_file() and path.suffix in {".safetensors", ".bin", ".json"}
+    )
 
 
 def show_cells(console: Any, label: str, cells: list[dict[str, Any]]) -> None:

@@ -292,6 +292,15 @@ SETTINGS: tuple[Setting, ...] = (
         _at_least(0),
     ),
     Setting(
+        "eval_budget_cap",
+        str,
+        "total",
+        "Budget forcing's token cap: total (the whole response, as the paper) or each "
+        "(every continuation).",
+        "eval",
+        choices=("total", "each"),
+    ),
+    Setting(
         "run_dir", str, None, "The run directory (default: runs/TASK-DIFFICULTY-SKILLS).", None
     ),
     Setting("from", str, None, "Redo this stage and all after it, keeping the ones before.", None),

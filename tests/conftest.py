@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -132,3 +135,19 @@ def micro_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("micro-model") / "micro"
     build.build_model(directory, seed=0, size="micro", measure=False)
     return directory
+
+
+def kill_9_when(command: list[str], ready: Callable[[], bool], *, timeout: float = 120) -> None:
+    """Run ``command`` and SIGKILL it as soon as ``ready()`` holds (or after ``timeout`` s).
+
+    What a crash or a killed job does to a command: no clean-up code of its own runs.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ready():
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()

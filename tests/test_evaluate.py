@@ -39,7 +39,7 @@ def test_budget_forcing_reopens_the_thinking_of_a_micro_model(micro_model):
     sampler = get_registry().get("sampler", "transformers").create(str(micro_model))
     prompt = [{"role": "user", "content": "Make 10 from 2, 3, 5."}]
     closed = "<think>\n<sample>\n2 * 5 = 10\n<answer>2 * 5</answer>\n</sample>\n</think>"
-    settings = EvalSettings(max_new_tokens=12, budget_forcing=2, temperature=0.0)
+    settings = EvalSettings(max_new_tokens=12, budget_forcing=2, temperature=0.0, budget_cap="each")
     texts, rounds = force_budget(sampler, [prompt], [closed], settings)
     reopened = closed[: -len("</think>")] + "<sample>"
     assert texts[0].startswith(reopened)
@@ -63,7 +63,10 @@ def test_budget_forcing_stops_after_n_rounds_then_lets_the_answer_come():
     sampler = Closer()
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
     texts, rounds = force_budget(
-        sampler, prompts, ["<think> a </think>", "no tags"], EvalSettings(budget_forcing=3)
+        sampler,
+        prompts,
+        ["<think> a </think>", "no tags"],
+        EvalSettings(budget_forcing=3, budget_cap="each"),
     )
     assert rounds == [3, 0]
     assert (
@@ -72,6 +75,42 @@ def test_budget_forcing_stops_after_n_rounds_then_lets_the_answer_come():
     )
     assert texts[1] == "no tags"
     assert [stop for _, stop in sampler.calls] == [("</think>",)] * 3 + [()]
+
+
+class Characters:
+    """A tokenizer with one token per character, so budgets can be counted by eye."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [ord(c) for c in text]}
+
+    def decode(self, ids):
+        return "".join(chr(i) for i in ids)
+
+
+class Budgeted(Closer):
+    """A Closer that records each call's token budget and writes past it if allowed."""
+
+    def sample(self, prompts, n, settings):
+        self.calls.append(([p[-1]["content"] for p in prompts], settings.max_new_tokens))
+        text = " try again </think>" if settings.stop else " so <answer>7</answer>"
+        return [[text[: settings.max_new_tokens]] for _ in prompts]
+
+
+def test_budget_forcing_holds_the_whole_response_to_the_budget_by_default():
+    """The paper caps the response's total tokens: continuations share what is left."""
+    sampler = Budgeted()
+    first = "<think> a </think>"  # 18 characters of a 50-token budget
+    texts, rounds = force_budget(
+        sampler, [[{"role": "user", "content": "q"}]], [first], EvalSettings(
+            max_new_tokens=50, budget_forcing=3
+        ), Characters()
+    )  # fmt: skip
+    assert len(texts[0]) <= 50
+    assert texts[0] == "<think> a <sample> try again <sample> try again </"
+    assert rounds == [2], "the second re-opening used up the budget; no third"
+    assert [budget for _, budget in sampler.calls] == [32, 13]
+    with pytest.raises(ValueError, match="tokenizer"):
+        force_budget(sampler, [[]], [first], EvalSettings(budget_forcing=1))
 
 
 def test_evaluate_writes_metrics_responses_and_a_report(micro_model, tmp_path):
@@ -175,3 +214,58 @@ def test_attempts_inside_a_response_are_scored_through_the_verifier():
         assert right(f"<answer>{problem.answer}</answer>") is True
         assert right("<answer>1 + 1</answer>") is False
         assert right("no answer here") is None
+
+
+def test_kill_9_in_the_middle_of_an_evaluation_resumes_from_its_finished_cells(
+    micro_model, tmp_path
+):
+    """SIGKILL ``evaluate`` between cells, rerun it, and compare with an uninterrupted one."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import kill_9_when
+
+    from skillfactory.evaluation.finished_cells import PARTIAL_DIR
+
+    args = [
+        sys.executable, "-m", "skillfactory", "evaluate", "--model", str(micro_model),
+        "--suite", "quick", "--questions", "4", "--samples", "2", "--max-new-tokens", "48",
+        "--label", "micro",
+    ]  # fmt: skip
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    partial = killed / PARTIAL_DIR
+    kill_9_when(
+        [*args, "--output", str(killed)], lambda: len(list(partial.glob("cell-*.json"))) >= 2
+    )
+    at_kill = len(list(partial.glob("cell-*.json")))
+    assert 2 <= at_kill < 7, "the evaluation must be killed in the middle"
+    assert not (killed / "metrics.json").exists()
+
+    resumed = subprocess.run(
+        [*args, "--output", str(killed)], env=env, check=True, capture_output=True, text=True
+    )
+    assert f"resuming: {at_kill} of 7 cells were already finished" in resumed.stdout
+    subprocess.run([*args, "--output", str(whole)], env=env, check=True, capture_output=True)
+
+    def results(directory: Path) -> tuple[list, str]:
+        metrics = json.loads((directory / "metrics.json").read_text())
+        return metrics["models"][0]["cells"], (directory / "responses.jsonl").read_text()
+
+    assert results(killed) == results(whole)
+    assert not partial.exists()
+
+
+def test_an_evaluation_in_a_log_prints_progress_lines(micro_model, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate", "--model", str(micro_model), "--task", "countdown", "--difficulty", "3,4",
+            "--questions", "2", "--samples", "1", "--max-new-tokens", "8",
+            "--output", str(tmp_path / "eval"), "--label", "micro",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "evaluating micro (cells): 0/2 (0%)" in result.output
+    assert "evaluating micro (cells): 2/2 done in" in result.output

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import kill_9_when
 
 from skillfactory.cli import cli
 from skillfactory.entrypoints import PLUGINS_ENV
@@ -432,18 +431,11 @@ def test_kill_9_in_the_middle_of_sampling_loses_and_duplicates_nothing(micro_mod
     ]  # fmt: skip
     killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [*args, "--run-dir", str(killed_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     partial = killed_dir / "samples.partial"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(partial.glob("shard-*.jsonl"))) < 5:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_9_when(
+        [*args, "--run-dir", str(killed_dir)],
+        lambda: len(list(partial.glob("shard-*.jsonl"))) >= 5,
+    )
     shards_at_kill = len(list(partial.glob("shard-*.jsonl")))
     assert 5 <= shards_at_kill < 32, "the run must be killed in the middle of sampling"
     assert not (killed_dir / "samples").exists()

@@ -8,8 +8,11 @@ each response's attempts and in-trace verdicts are read as the paper does.
 
 With budget forcing, each response that closes its thinking (``</think>``) has
 the closing tag replaced by ``<sample>`` and continues, up to ``rounds`` times;
-then it may close and give its answer. Accuracy and length are reported with
-and without it.
+then it may close and give its answer. As in the paper, the whole response is
+held to ``max_new_tokens`` (``budget_cap="total"``): a continuation gets only the
+tokens the response has left, and a response with none left is not re-opened.
+``budget_cap="each"`` gives every continuation ``max_new_tokens`` of its own.
+Accuracy and length are reported with and without forcing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from skillfactory.errors import SkillFactoryError
+from skillfactory.evaluation.finished_cells import FinishedCells
 from skillfactory.evaluation.suites import OPTIONAL_DATA, Cell
 from skillfactory.records import Conversation, Problem
 from skillfactory.sampler import SamplingSettings
@@ -41,6 +45,9 @@ class EvalSettings:
     top_k: int = 20
     max_new_tokens: int = 512
     budget_forcing: int = 0
+    budget_cap: str = "total"
+    """``total``: a forced response as a whole gets ``max_new_tokens``; ``each``: every
+    continuation does."""
     seed: int = 0
     suite: str = "quick"
 
@@ -64,42 +71,84 @@ def held_out(task: Any, cell: Cell, exclude: set[str]) -> list[Problem]:
     return [problem for problem in drawn if problem.id not in exclude][: cell.count]
 
 
+BUDGET_CAPS = ("total", "each")
+
+
 def force_budget(
     sampler: Any,
     prompts: Sequence[Conversation],
     texts: list[str],
     settings: EvalSettings,
+    tokenizer: Any = None,
 ) -> tuple[list[str], list[int]]:
     """Continue each response that closed its thinking, re-opened with ``<sample>``.
 
     ``texts[i]`` answers ``prompts[i]`` and was generated with ``</think>`` as a
     stop string. Returns the final texts and how many times each was re-opened.
+    Under the total cap, ``tokenizer`` counts each response's tokens.
     """
+    if settings.budget_cap not in BUDGET_CAPS:
+        raise ValueError(f"budget_cap must be one of {BUDGET_CAPS}, got {settings.budget_cap!r}")
+    total = settings.budget_cap == "total"
+    if total and tokenizer is None:
+        raise ValueError("the total budget cap needs the tokenizer to count tokens")
+
+    def left(text: str) -> int:
+        if not total:
+            return settings.max_new_tokens
+        return settings.max_new_tokens - len(_token_ids(tokenizer, text))
+
     texts = list(texts)
     rounds = [0] * len(texts)
     stop_at_think = settings.sampling(stop=(THINK_CLOSE,))
     for round_number in range(settings.budget_forcing):
-        closed = [i for i, text in enumerate(texts) if text.rstrip().endswith(THINK_CLOSE)]
+        closed = [i for i, text in enumerate(texts) if _closes(text) and left(text) > 0]
         if not closed:
             break
         for i in closed:
             texts[i] = texts[i].rstrip()[: -len(THINK_CLOSE)] + SAMPLE_OPEN
             rounds[i] += 1
-        more = _continue(
-            sampler,
-            prompts,
-            texts,
-            closed,
-            replace(stop_at_think, seed=stop_at_think.seed + round_number + 1),
-        )
-        for i, continuation in zip(closed, more, strict=True):
-            texts[i] += continuation
-    closed = [i for i, text in enumerate(texts) if text.rstrip().endswith(THINK_CLOSE)]
+        seeded = replace(stop_at_think, seed=stop_at_think.seed + round_number + 1)
+        _extend(sampler, prompts, texts, closed, seeded, left, tokenizer)
+    closed = [i for i, text in enumerate(texts) if _closes(text) and left(text) > 0]
     if closed:  # let them finish: a closing phrase and the answer
-        more = _continue(sampler, prompts, texts, closed, settings.sampling())
-        for i, continuation in zip(closed, more, strict=True):
-            texts[i] += continuation
+        _extend(sampler, prompts, texts, closed, settings.sampling(), left, tokenizer)
     return texts, rounds
+
+
+def _closes(text: str) -> bool:
+    return text.rstrip().endswith(THINK_CLOSE)
+
+
+def _token_ids(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _extend(
+    sampler: Any,
+    prompts: Sequence[Conversation],
+    texts: list[str],
+    chosen: list[int],
+    settings: SamplingSettings,
+    left: Callable[[str], int],
+    tokenizer: Any,
+) -> None:
+    """Continue ``texts[i]`` for each ``i`` in ``chosen``, each within the tokens it has left.
+
+    One call serves them all, with the largest budget among them; a continuation
+    longer than its own response's budget is cut to it, which is what sampling with
+    that budget would have given, token for token.
+    """
+    budgets = [left(texts[i]) for i in chosen]
+    more = _continue(
+        sampler, prompts, texts, chosen, replace(settings, max_new_tokens=max(budgets))
+    )
+    for i, budget, continuation in zip(chosen, budgets, more, strict=True):
+        if tokenizer is not None and budget < settings.max_new_tokens:
+            ids = _token_ids(tokenizer, continuation)
+            if len(ids) > budget:
+                continuation = tokenizer.decode(ids[:budget])
+        texts[i] += continuation
 
 
 def _continue(
@@ -123,11 +172,15 @@ def evaluate_model(
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
     responses_file: Path | None = None,
     on_cell: Callable[[Cell, dict[str, Any] | None], None] | None = None,
+    finished: FinishedCells | None = None,
+    model_key: str = "",
 ) -> list[dict[str, Any]]:
     """The metrics of every cell (the ``cells`` of one model in ``metrics.json``).
 
     ``task_options`` gives, by task name, the options a task is made with (a run
-    passes its own task's); other tasks take their defaults.
+    passes its own task's); other tasks take their defaults. With ``finished``,
+    each cell is saved there as it finishes (under ``model_key`` and the cell),
+    and a cell already saved is taken from there instead of answered again.
     """
     from skillfactory.evaluation.metrics import CellMetrics, skill_usage, wilson_interval
     from skillfactory.registry import get_registry
@@ -135,6 +188,16 @@ def evaluate_model(
 
     results = []
     for cell in cells:
+        key = json.dumps([model_key, cell.task, cell.difficulty, cell.count])
+        saved = finished.get(key) if finished is not None else None
+        if saved is not None:
+            row, responses = saved
+            if responses_file is not None:
+                _append_rows(responses_file, responses)
+            results.append(row)
+            if on_cell is not None:
+                on_cell(cell, row)
+            continue
         options = dict((task_options or {}).get(cell.task, {}))
         task = get_registry().get("task", cell.task).create(**options)
         try:
@@ -157,9 +220,9 @@ def evaluate_model(
         if settings.budget_forcing:
             # The plain responses are the first pass taken to its end without forcing.
             plain, _ = force_budget(
-                sampler, flat_prompts, first, replace(settings, budget_forcing=0)
+                sampler, flat_prompts, first, replace(settings, budget_forcing=0), tokenizer
             )
-            forced, rounds = force_budget(sampler, flat_prompts, first, settings)
+            forced, rounds = force_budget(sampler, flat_prompts, first, settings, tokenizer)
         with Verifier(task, options) as verifier:
             metrics = CellMetrics()
             judgements = verifier.judge(list(zip(flat_problems, plain, strict=True)))
@@ -183,8 +246,11 @@ def evaluate_model(
                     "ci_high": high,
                     "mean_length": sum(lengths) / len(lengths) if lengths else 0.0,
                 }
+        responses = _response_rows(cell, flat_problems, plain, judgements, forced)
+        if finished is not None:
+            finished.put(key, row, responses)
         if responses_file is not None:
-            _append_responses(responses_file, cell, flat_problems, plain, judgements, forced)
+            _append_rows(responses_file, responses)
         results.append(row)
         if on_cell is not None:
             on_cell(cell, row)
@@ -202,30 +268,39 @@ def _judge(verifier: Any, problem: Problem) -> Callable[[str], bool | None]:
     return right
 
 
-def _append_responses(
-    path: Path,
+def _response_rows(
     cell: Cell,
     problems: Sequence[Problem],
     texts: Sequence[str],
     judgements: Sequence[Any],
     forced: Sequence[str] | None,
-) -> None:
+) -> list[dict[str, Any]]:
+    rows = []
+    for index, (problem, text, judgement) in enumerate(
+        zip(problems, texts, judgements, strict=True)
+    ):
+        row = {
+            "task": cell.task,
+            "difficulty": cell.difficulty,
+            "problem_id": problem.id,
+            "response": text,
+            "extracted": judgement.extracted,
+            "correct": judgement.score.correct,
+            "reason": judgement.score.reason,
+        }
+        if forced is not None:
+            row["budget_forced"] = forced[index]
+        rows.append(row)
+    return rows
+
+
+def _append_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append JSON lines; text a sampler returned with lone surrogates stays escaped."""
+    from skillfactory.jsonl import dumps
+
     with open(path, "a", encoding="utf-8") as handle:
-        for index, (problem, text, judgement) in enumerate(
-            zip(problems, texts, judgements, strict=True)
-        ):
-            row = {
-                "task": cell.task,
-                "difficulty": cell.difficulty,
-                "problem_id": problem.id,
-                "response": text,
-                "extracted": judgement.extracted,
-                "correct": judgement.score.correct,
-                "reason": judgement.score.reason,
-            }
-            if forced is not None:
-                row["budget_forced"] = forced[index]
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for row in rows:
+            handle.write(dumps(row) + "\n")
 
 
 def write_metrics(

@@ -48,7 +48,9 @@ class EvalStage(Stage):
             evaluate_model,
             write_metrics,
         )
+        from skillfactory.evaluation.finished_cells import FinishedCells
         from skillfactory.evaluation.report import write_report
+        from skillfactory.progress import ProgressReport
 
         config = context.config
         store = context.store
@@ -67,15 +69,19 @@ class EvalStage(Stage):
             top_k=config["top_k"],
             max_new_tokens=config["eval_max_new_tokens"],
             budget_forcing=config["eval_budget_forcing"],
+            budget_cap=config["eval_budget_cap"],
             seed=config["seed"],
             suite=config["eval_suite"],
         )
         output = store.path(self.name)
-        if output.is_dir() and not (output / "metrics.json").is_file():
-            import shutil
-
-            shutil.rmtree(output)  # an interrupted evaluation: start it again
         prepare_output(output)
+        # An interrupted evaluation of the same stage goes on from its finished cells.
+        finished = FinishedCells(output, {"stage": self.name, "fingerprint": context.fingerprint})
+        if finished.count():
+            context.console.print(
+                f"  resuming eval: {finished.count()} of {len(cells) * len(LABELS)} cells "
+                "were already finished"
+            )
         models = []
         for label, spec in (
             ("base", config["model"]),
@@ -86,7 +92,10 @@ class EvalStage(Stage):
                 spec, config["sampler"], dict(config["sampler_options"]),
                 trust_remote_code=config["trust_remote_code"],
             )  # fmt: skip
-            with context.console.status(f"evaluating the {label} model") as status:
+            what = f"evaluating the {label} model (cells)"
+            with ProgressReport(context.console, indent="  ") as progress:
+                progress.update(what, 0, len(cells))
+                done = iter(range(1, len(cells) + 1))
                 results = evaluate_model(
                     sampler,
                     tokenizer,
@@ -95,15 +104,18 @@ class EvalStage(Stage):
                     exclude=exclude,
                     task_options={config["task"]: config["task_options"]},
                     responses_file=output / RESPONSES_FILE,
-                    on_cell=lambda cell, row, label=label: status.update(
-                        f"evaluating the {label} model: {cell.task} {cell.difficulty} done"
+                    on_cell=lambda cell, row, what=what, done=done: progress.update(
+                        what, next(done), len(cells)
                     ),
+                    finished=finished,
+                    model_key=label,
                 )
             close = getattr(sampler, "close", None)
             if callable(close):
                 close()
             models.append({"label": label, "model": location, "cells": results})
         write_metrics(output, settings, models)
+        finished.remove()
         report = write_report([store.root], store.root)
         return {
             "report": str(report),
