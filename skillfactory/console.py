@@ -17,26 +17,48 @@ def echo_json(data: Any) -> None:
 
 
 def show_plugins(records: Sequence[PluginRecord]) -> None:
-    """A table of plugins: where each came from, what it registered, what went wrong."""
+    """A table of plugins: where each came from, what it registered, whether it works.
+
+    What went wrong is printed under the table, one whole line per problem, so that a
+    long error message is neither folded into a narrow column nor cut.
+    """
     if not records:
         click.echo("No plugins installed.")
         return
     from rich.table import Table
 
     table = Table(title="SkillFactory plugins", title_justify="left")
-    for column in ("plugin", "distribution", "registered", "status"):
-        table.add_column(column)
+    # Names, versions and the status never fold; what a plugin registered takes the rest.
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("distribution", no_wrap=True)
+    table.add_column("registered")
+    table.add_column("status", no_wrap=True)
+    problems = []
     for record in records:
         registered = "\n".join(
             f"{key}: {_names(names)}" for key, names in record.registered.items() if names
         )
         distribution = " ".join(filter(None, (record.distribution, record.version)))
-        problems = [f"[red]{_escape(error)}[/]" for error in record.errors]
+        name = _escape(record.name)
+        problems += [f"[red]{name}: {_escape(error)}[/]" for error in record.errors]
         if record.unavailable:
-            problems.append(f"[yellow]unavailable: {_escape(record.unavailable)}[/]")
-        status = "\n".join(problems) or "[green]ok[/]"
-        table.add_row(record.name, distribution or "-", registered or "-", status)
+            problems.append(f"[yellow]{name}: unavailable: {_escape(record.unavailable)}[/]")
+        status = (
+            "[red]failed[/]"
+            if record.errors
+            else "[yellow]unavailable[/]"
+            if record.unavailable
+            else "[green]ok[/]"
+        )
+        table.add_row(name, distribution or "-", registered or "-", status)
     _print(table)
+    if problems:
+        from rich.console import Console
+
+        console = Console(soft_wrap=True)
+        console.print("Problems (also in --json):")
+        for problem in problems:
+            console.print(f"  {problem}")
 
 
 def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> None:
@@ -46,20 +68,39 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
         return
     from rich.table import Table
 
-    table = Table(title=f"SkillFactory {kind.plural}", title_justify="left")
-    for column in ("name", "description", "plugin"):
-        table.add_column(column)
+    shared = _shared_variants(kind, registrations)
+    table = Table(
+        title=f"SkillFactory {kind.plural}",
+        title_justify="left",
+        caption=f"variants of every task: {', '.join(shared)}" if shared else None,
+        caption_justify="left",
+    )
+    # Two columns, so that a description keeps most of an 80-column terminal; the plugin
+    # is named under the name where it differs from it (--json always names it).
+    table.add_column("name", no_wrap=True)
+    table.add_column("description", ratio=1)
     for registration in registrations:
         description = _escape(registration.description)
         if kind.name == "task":
             data = registration.to_json()
             levels = _levels(data["difficulties"])
-            description += (
-                f"\n[dim]difficulty {levels} (default {data['default_difficulty']}); "
-                f"variants: {', '.join(data['variants'])}[/]"
-            )
-        table.add_row(registration.name, description, registration.plugin)
+            description += f"\n[dim]difficulty {levels} (default {data['default_difficulty']})"
+            if not shared:
+                description += f"; variants: {', '.join(data['variants'])}"
+            description += "[/]"
+        name = _escape(registration.name)
+        if registration.plugin != registration.name:
+            name += f"\n[dim]from {_escape(registration.plugin)}[/]"
+        table.add_row(name, description)
     _print(table)
+
+
+def _shared_variants(kind: Kind, registrations: Sequence[Registration]) -> list[str]:
+    """The prompt variants, when every task has the same ones (shown once, not per row)."""
+    if kind.name != "task":
+        return []
+    variants = {tuple(registration.to_json()["variants"]) for registration in registrations}
+    return list(variants.pop()) if len(variants) == 1 else []
 
 
 def _levels(levels: Sequence[int]) -> str:

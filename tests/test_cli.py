@@ -253,3 +253,54 @@ def test_a_missing_choice_is_still_one_line(runner):
     )
 
     assert_one_line_error(result, 2, "Invalid value for '--order': 'sideways' is not one of")
+
+
+def _rows(table: str) -> list[list[str]]:
+    """The body rows of a rich table, each as its printed lines (a row starts with a name)."""
+    body = table.split("┩", 1)[1].split("└", 1)[0].strip("\n").splitlines()
+    rows: list[list[str]] = []
+    for line in body:
+        first_cell = line.split("│")[1]
+        if first_cell.strip() and not first_cell.strip().startswith("from "):
+            rows.append([line])
+        else:
+            rows[-1].append(line)
+    return rows
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_the_task_table_stays_readable_at_80_columns_and_in_a_pipe(columns):
+    """A pipe gets 80 columns too; each task is its description and its levels."""
+    output = CliRunner(env={"COLUMNS": columns}).invoke(cli, ["tasks"]).stdout
+    lines = output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = _rows(output)
+    assert {row[0].split("│")[1].strip() for row in rows} >= {"countdown", "acronym"}
+    assert max(len(row) for row in rows) <= 4, max(rows, key=len)
+    assert "variants of every task: original, plan_and_execute" in output
+
+
+def test_each_built_in_plugin_is_one_line_at_80_columns():
+    output = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["plugins"]).stdout
+    table = output.split("Problems (also in --json):")[0]  # whole lines, wrapped by the terminal
+    assert max(len(line) for line in table.splitlines()) <= 80
+    rows = {row[0].split("│")[1].strip(): row for row in _rows(table)}
+    for name in ("countdown", "retry", "verify", "sft", "grpo", "acronym", "confirm"):
+        assert len(rows[name]) == 1, rows[name]
+
+
+def test_the_plugin_table_stays_readable_at_80_columns_and_names_problems_whole(
+    make_distribution,
+):
+    message = "this plugin needs the gpu extra, which is not installed on this machine"
+    make_distribution(
+        "skillfactory-broken",
+        plugins={"broken": "sf_test_broken"},
+        modules={"sf_test_broken": f"raise ImportError({message!r})\n"},
+    )
+    output = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["plugins"]).stdout
+    table, problems = output.split("Problems (also in --json):")
+    assert max(len(line) for line in table.splitlines()) <= 80
+    rows = {row[0].split("│")[1].strip(): row for row in _rows(table)}
+    assert len(rows["broken"]) == 1 and "failed" in rows["broken"][0]
+    assert f"  broken: import failed: ImportError: {message}\n" in problems
