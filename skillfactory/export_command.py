@@ -47,7 +47,20 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(config, dict):
         raise UsageError(f"{str(path)!r} does not hold a run's settings")
+    for key, kind, name in _SETTING_TYPES:
+        value = config.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UsageError(f"{str(path)!r}: {key!r} must be {name}, got {value!r}")
     return config
+
+
+_SETTING_TYPES = (
+    ("task", str, "a task name"),
+    ("difficulty", int, "a whole number"),
+    ("task_options", dict, "an object of options"),
+    ("seed", int, "a whole number"),
+)
+"""The settings an export reads from a run's config.json, and what each must be."""
 
 
 def run_setting(config: Mapping[str, Any], key: str, run_dir: Path) -> Any:

@@ -269,3 +269,29 @@ def test_an_evaluation_in_a_log_prints_progress_lines(micro_model, tmp_path):
     assert result.exit_code == 0, result.output
     assert "evaluating micro (cells): 0/2 (0%)" in result.output
     assert "evaluating micro (cells): 2/2 done in" in result.output
+
+
+class Hostile:
+    """A sampler whose text holds what model output may: lone surrogates, NUL, controls."""
+
+    def sample(self, prompts, n, settings):
+        text = "\ud800 NUL \x00 \x1b[2J \u202e <answer>1 + 2</answer> \udfff" + "z" * 2**16
+        return [[text] * n for _ in prompts]
+
+
+def test_hostile_model_text_is_scored_and_written_as_valid_utf8(micro_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    from skillfactory.evaluation.evaluate import evaluate_model
+
+    tokenizer = AutoTokenizer.from_pretrained(micro_model)
+    responses = tmp_path / "responses.jsonl"
+    (row,) = evaluate_model(
+        Hostile(), tokenizer, [Cell("countdown", 3, 2)], EvalSettings(samples=2),
+        responses_file=responses,
+    )  # fmt: skip
+    assert row["responses"] == 4 and row["format_rate"] == 1.0
+    lines = responses.read_bytes().decode("utf-8").splitlines()
+    assert len(lines) == 4
+    kept = json.loads(lines[0])["response"]
+    assert kept.startswith("\\ud800 NUL \x00 \x1b[2J \u202e <answer>")

@@ -449,6 +449,26 @@ def test_bad_run_directories_are_one_line_usage_errors(tmp_path: Path, invoke):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (b'{"task": "countdown", "difficulty": 3, "task_options": [1]}', "'task_options' must be"),
+        (b'{"task": 5, "difficulty": 3}', "'task' must be a task name, got 5"),
+        (b'{"task": "countdown", "difficulty": "three"}', "'difficulty' must be a whole number"),
+        (b'{"task": "countdown", \xff}', "is unreadable"),
+        (b"[1, 2]", "does not hold a run's settings"),
+    ],
+)
+def test_a_run_config_of_the_wrong_shape_is_one_line_exit_2(
+    tmp_path: Path, invoke, config, message
+):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_bytes(config)
+    assert_one_line_error(invoke("verl", run, "--output", tmp_path / "out"), message)
+    assert not (tmp_path / "out").exists()
+
+
 def test_stale_traces_unknown_exporters_and_bad_options_are_refused(
     run_dir: Path, tmp_path: Path, invoke
 ):

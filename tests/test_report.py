@@ -382,9 +382,19 @@ def test_the_command_compares_several_runs_into_report_by_default(runs, tmp_path
         ),
         (
             lambda root: (root / "metrics.json").write_text("{not json") and root,
-            "unreadable (JSONDecodeError)",
+            "is not valid JSON (Expecting property name",
+        ),
+        (
+            lambda root: (root / "metrics.json").write_bytes(b'{"models": [\xff]}') and root,
+            "is not valid UTF-8 (byte 0xff at offset 12)",
         ),
         (lambda root: write_json(root / "metrics.json", [1]) or root, "no 'models' list"),
+        (
+            lambda root: (
+                write_json(root / "metrics.json", {"models": [{"cells": [{"task": 5}]}]}) or root
+            ),
+            "names no task",
+        ),
     ],
 )
 def test_bad_input_exits_2_in_one_line(tmp_path, make, message):
@@ -408,3 +418,17 @@ def test_no_source_exits_2_in_one_line():
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "at least one" in result.stderr
+
+
+def test_hostile_text_in_metrics_is_reported_as_valid_utf8(tmp_path):
+    """Labels and task names are text someone else wrote: a lone surrogate, NUL, controls."""
+    root = tmp_path / "hostile"
+    root.mkdir()
+    (root / "metrics.json").write_text(
+        '{"settings": {}, "models": [{"label": "\\ud800 NUL \\u0000 \\u202e", "model": "m",'
+        ' "cells": [{"task": "count\\udfffdown", "difficulty": 3, "responses": "many"}]}]}'
+    )
+    result = CliRunner().invoke(report_command, [str(root), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "o" / "report.md").read_bytes().decode("utf-8")
+    assert "\\ud800 NUL" in report and "count\\udfffdown" in report

@@ -27,6 +27,7 @@ from skillfactory.run_store import CONFIG_FILE, LOG_FILE, STAGES_FILE
 pytest.importorskip("transformers")
 
 SCRIPTED = """
+    import json
     import os
 
     from skillfactory import Problem, Sampler, Score, Task, hookimpl
@@ -72,7 +73,11 @@ SCRIPTED = """
             crash_after = os.environ.get("SCRIPTED_CRASH_AFTER")
             if crash_after is not None and calls["count"] > int(crash_after):
                 raise RuntimeError("the accelerator fell over")
-            return [[self._one(p[-1]["content"], i) for i in range(n)] for p in prompts]
+            hostile_file = os.environ.get("SCRIPTED_HOSTILE")
+            hostile = json.loads(open(hostile_file).read()) if hostile_file else ""
+            return [
+                [self._one(p[-1]["content"], i) + hostile for i in range(n)] for p in prompts
+            ]
 
         def _one(self, text, i):
             if text.startswith("Check this response"):
@@ -106,6 +111,7 @@ def scripted(make_distribution, monkeypatch) -> None:
     )
     monkeypatch.setenv(PLUGINS_ENV, "scripted,verify,retry,backtrack,confirm,transformers")
     monkeypatch.delenv("SCRIPTED_CRASH_AFTER", raising=False)
+    monkeypatch.delenv("SCRIPTED_HOSTILE", raising=False)
 
 
 def scripted_args(run_dir: Path, micro_model: Path, *extra: str) -> list[str]:
@@ -509,3 +515,31 @@ def test_the_default_model_asks_countdown_in_its_own_range_unless_told_otherwise
     assert given["task_options"] == {"max_number": 50}
     words = resolve(merge({**base, "model": "default", "task": "letter_countdown"}))
     assert words["task_options"] == {}
+
+
+HOSTILE = (
+    " \ud800 lone, NUL \x00, escape \x1b[31m, bidi \u202e, BOM \ufeff, CR\r\n, \U0001d54f "
+    + "z" * 2**20
+)
+
+
+def test_hostile_model_text_goes_through_every_data_stage_and_is_kept(
+    scripted, micro_model, tmp_path, monkeypatch
+):
+    """A sampler's text is untrusted: lone surrogates, NUL, control characters, 1 MB each."""
+    from datasets import load_from_disk
+
+    hostile_file = tmp_path / "hostile.json"
+    hostile_file.write_text(json.dumps(HOSTILE))  # ASCII escapes: an environment holds no NUL
+    monkeypatch.setenv("SCRIPTED_HOSTILE", str(hostile_file))
+    run_dir = tmp_path / "run"
+    result = invoke(scripted_args(run_dir, micro_model))
+    assert result.exit_code == 0, result.output
+    samples = load_from_disk(str(run_dir / "samples"))
+    kept = HOSTILE.replace("\ud800", "\\ud800")  # a lone surrogate stays, as its escape
+    assert all(text.endswith(kept) for text in samples["completion"])
+    reflections = load_from_disk(str(run_dir / "reflections"))
+    assert all(r.endswith(kept) for rs in reflections["reflections"] for r in rs)
+    traces = load_from_disk(str(run_dir / "traces"))
+    assert len(traces) > 0
+    assert all("\x00" in row["messages"][-1]["content"] for row in traces)

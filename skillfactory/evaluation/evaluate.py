@@ -159,7 +159,17 @@ def _continue(
     settings: SamplingSettings,
 ) -> list[str]:
     conversations = [[*prompts[i], {"role": "assistant", "content": texts[i]}] for i in chosen]
-    return [completions[0] for completions in sampler.sample(conversations, 1, settings)]
+    return [completions[0] for completions in _sample(sampler, conversations, 1, settings)]
+
+
+def _sample(
+    sampler: Any, prompts: Sequence[Conversation], n: int, settings: SamplingSettings
+) -> list[list[str]]:
+    """The sampler's texts, with any lone surrogate kept as its escape's text (model text is
+    untrusted; the tokenizer and the files downstream need valid strings)."""
+    from skillfactory.jsonl import storable
+
+    return storable(sampler.sample(prompts, n, settings))
 
 
 def evaluate_model(
@@ -210,7 +220,7 @@ def evaluate_model(
             raise
         prompts = [task.prompt(problem, task.variants[0]) for problem in problems]
         stop = (THINK_CLOSE,) if settings.budget_forcing else ()
-        drawn = sampler.sample(prompts, settings.samples, settings.sampling(stop=stop))
+        drawn = _sample(sampler, prompts, settings.samples, settings.sampling(stop=stop))
         flat_prompts = [prompt for prompt in prompts for _ in range(settings.samples)]
         flat_problems = [problem for problem in problems for _ in range(settings.samples)]
         first = [text for texts in drawn for text in texts]

@@ -253,10 +253,24 @@ def _unique_names(sources: list[Source]) -> None:
 
 
 def _read_json(path: Path) -> Any:
+    """A JSON file's value; its strings stored safely (a lone surrogate kept as its escape)."""
+    from skillfactory.jsonl import storable
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UsageError(f"{str(path)!r} is unreadable ({type(error).__name__})") from None
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{str(path)!r} is unreadable ({error.strerror or error})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{str(path)!r} is not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset "
+            f"{error.start})"
+        ) from None
+    try:
+        return storable(json.loads(text))
+    except ValueError as error:
+        raise UsageError(f"{str(path)!r} is not valid JSON ({error})") from None
 
 
 def _curve(path: Path) -> list[Mapping[str, Any]] | None:
@@ -293,7 +307,7 @@ def _models(entries: list[Any], path: Path) -> list[ModelResult]:
 
 
 def _cell(entry: Any, path: Path, label: str) -> Cell:
-    if not isinstance(entry, dict) or not entry.get("task"):
+    if not isinstance(entry, dict) or not isinstance(entry.get("task"), str) or not entry["task"]:
         raise UsageError(f"{str(path)!r}: a cell of model {label!r} names no task")
     responses = _integer(entry.get("responses"))
     correct = _integer(entry.get("correct"))

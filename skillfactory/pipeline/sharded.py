@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from skillfactory.errors import SkillFactoryError, one_line
+from skillfactory.jsonl import storable
 from skillfactory.pipeline.stage import StageContext
 from skillfactory.records import Conversation
 from skillfactory.sampler import SamplingSettings
@@ -83,6 +84,9 @@ def sample_in_shards(
                         "to go on"
                     ) from error
                 _check_shape(completions, len(chunk), n, context.config["sampler"])
+                # Model text is untrusted: a lone surrogate is kept as its escape's text, so
+                # that shards, datasets and tokenizers downstream get valid strings.
+                completions = storable(completions)
                 shards.write(index, rows_of(start, completions))
                 finished += len(chunk) * n
                 report.update(what, finished, total)
