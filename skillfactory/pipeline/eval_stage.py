@@ -48,7 +48,7 @@ class EvalStage(Stage):
             evaluate_model,
             write_metrics,
         )
-        from skillfactory.evaluation.finished_cells import FinishedCells
+        from skillfactory.evaluation.finished_cells import PARTIAL_DIR, FinishedCells
         from skillfactory.evaluation.report import write_report
         from skillfactory.progress import ProgressReport
 
@@ -74,6 +74,12 @@ class EvalStage(Stage):
             suite=config["eval_suite"],
         )
         output = store.path(self.name)
+        if output.is_dir() and not any(
+            (output / name).exists() for name in ("metrics.json", PARTIAL_DIR)
+        ):
+            import shutil
+
+            shutil.rmtree(output)  # interrupted before it saved a cell: nothing to keep
         prepare_output(output)
         # An interrupted evaluation of the same stage goes on from its finished cells.
         finished = FinishedCells(output, {"stage": self.name, "fingerprint": context.fingerprint})
