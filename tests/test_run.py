@@ -81,6 +81,8 @@ SCRIPTED = """
 
         def _one(self, text, i):
             if text.startswith("Check this response"):
+                if os.environ.get("SCRIPTED_NO_VERDICT"):
+                    return "Looks fine to me, I would say."
                 word = text.split("Say: ")[1].split()[0]
                 right = f"<answer>{word}</answer>" in text
                 says_correct = right if i % 2 == 0 else not right
@@ -112,6 +114,7 @@ def scripted(make_distribution, monkeypatch) -> None:
     monkeypatch.setenv(PLUGINS_ENV, "scripted,verify,retry,backtrack,confirm,transformers")
     monkeypatch.delenv("SCRIPTED_CRASH_AFTER", raising=False)
     monkeypatch.delenv("SCRIPTED_HOSTILE", raising=False)
+    monkeypatch.delenv("SCRIPTED_NO_VERDICT", raising=False)
 
 
 def scripted_args(run_dir: Path, micro_model: Path, *extra: str) -> list[str]:
@@ -543,3 +546,20 @@ def test_hostile_model_text_goes_through_every_data_stage_and_is_kept(
     traces = load_from_disk(str(run_dir / "traces"))
     assert len(traces) > 0
     assert all("\x00" in row["messages"][-1]["content"] for row in traces)
+
+
+def test_a_model_that_never_reaches_a_verdict_stops_the_run_at_reflections(
+    scripted, micro_model, tmp_path, monkeypatch
+):
+    """Not minutes later at SFT with "no traces": here, saying why, its reflections kept."""
+    from datasets import load_from_disk
+
+    monkeypatch.setenv("SCRIPTED_NO_VERDICT", "1")
+    run_dir = tmp_path / "run"
+    result = invoke(scripted_args(run_dir, micro_model))
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert "none of the 24 reflections reached a single verdict" in line
+    assert " need" in line and "--reflection-max-new-tokens" in line
+    assert len(load_from_disk(str(run_dir / "reflections"))) == 18
+    assert events(run_dir)[-1] == ("stage_failed", "reflections")

@@ -79,7 +79,9 @@ class ReflectionsStage(Stage):
         features = reflection_features()
         columns = {name: [row[name] for row in rows] for name in features}
         context.store.save_dataset(Dataset.from_dict(columns, features=features), self.name)
-        return summarise_reflections(rows)
+        summary = summarise_reflections(rows)
+        _stop_without_verdicts(summary, config)
+        return summary
 
     def show(self, summary: Mapping[str, Any], console: Console) -> None:
         table = Table(title="Reflections", title_justify="left")
@@ -102,6 +104,34 @@ class ReflectionsStage(Stage):
             "ones Incorrect); attempts kept: those with an agreeing reflection",
             highlight=False,
         )
+
+
+def _stop_without_verdicts(summary: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Stop the run here, not at SFT, when no reflection reached a verdict that skills need.
+
+    Without a single verdict there is no agreeing reflection, so a skill that shows
+    reflections has nothing to show and the traces stage would make no traces.
+    """
+    from skillfactory.errors import SkillFactoryError
+    from skillfactory.registry import get_registry
+
+    counts = summary["all"]
+    if not counts["reflections"] or counts["with_verdict"]:
+        return
+    registry = get_registry()
+    needing = [
+        name for name in config["skills"] if registry.get("skill", name).factory.needs_reflections
+    ]
+    if not needing:
+        return
+    verb = "needs" if len(needing) == 1 else "need"
+    raise SkillFactoryError(
+        f"none of the {counts['reflections']} reflections reached a single verdict "
+        f"(<verdict>Correct</verdict> or <verdict>Incorrect</verdict>), and "
+        f"{' and '.join(needing)} {verb} them; the model does not answer the reflection prompt "
+        "in that form. Read what it wrote in the reflections/ dataset of the run; a larger "
+        "--reflection-max-new-tokens or a model that follows tagged instructions may help"
+    )
 
 
 def _with_reflections(row: dict[str, Any], texts: list[str]) -> dict[str, Any]:
