@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from skillfactory.models.drills import (
     INSTRUCTION,
+    DrillShares,
     Fact,
     apply,
     countdown_facts,
@@ -32,6 +33,17 @@ def test_drills_cover_first_steps_and_later_steps_over_earlier_results():
     assert any(fact.left > 20 for fact in facts), "later steps combine earlier results"
     first_steps = {(f.left, f.op, f.right) for f in facts if f.left <= 20}
     assert len(first_steps) > 400
+
+
+def test_shares_move_drilling_from_the_few_first_steps_to_second_steps():
+    """First steps are a few hundred facts, learned early; the later ones are the wall."""
+    shares = DrillShares(first=0.15, second=0.55)
+    facts = countdown_facts(20000, random.Random(3), max_number=20, shares=shares)
+    over_a_result = [f for f in facts if f.left > 20 and f.right <= 20]
+    first = [f for f in facts if f.left <= 20]
+    assert len(over_a_result) > 0.22 * len(facts)
+    assert len({(f.left, f.op, f.right) for f in over_a_result}) > 3000
+    assert len(first) < 0.78 * len(facts)
 
 
 def test_a_drill_conversation_asks_each_line_and_answers_it():

@@ -23,6 +23,7 @@ from typing import Any
 
 from skillfactory.cache import models_dir
 from skillfactory.errors import UsageError
+from skillfactory.models.drills import DrillShares
 from skillfactory.models.worked_countdown import OPTIONS as COUNTDOWN_OPTIONS
 
 RECIPE = 3
@@ -54,6 +55,8 @@ class ModelSize:
     """How many conversations the tokenizer learns its merges from."""
     drills: int = 0
     """Arithmetic drill conversations (several facts each) mixed into the corpus."""
+    drill_shares: DrillShares = field(default_factory=DrillShares)
+    """Which kinds of step the drills draw (recipe 3: a third first steps, the rest mixed)."""
 
     @property
     def intermediate_size(self) -> int:
@@ -197,6 +200,7 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
         held_out=held_out_ids(),
         drills=spec.drills,
         drill_options=COUNTDOWN_OPTIONS,
+        drill_shares=spec.drill_shares,
     )
     report.task_options = {"countdown": dict(COUNTDOWN_OPTIONS)}
     report.corpus = {

@@ -17,12 +17,15 @@ import random
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skillfactory.errors import UsageError
 from skillfactory.models.worked import TaskWriter
 from skillfactory.prompts import reflection_prompt
 from skillfactory.records import Conversation, Problem
+
+if TYPE_CHECKING:
+    from skillfactory.models.drills import DrillShares
 from skillfactory.task import Task
 
 FORBIDDEN_MARKERS = ("<think", "</think", "<sample", "</sample", "<reflect", "</reflect")
@@ -73,6 +76,7 @@ def build_corpus(
     held_out: Collection[str] = (),
     drills: int = 0,
     drill_options: dict[str, Any] | None = None,
+    drill_shares: DrillShares | None = None,
 ) -> tuple[list[Conversation], CorpusStats]:
     """Conversations for every writer's task, shuffled with ``seed``.
 
@@ -84,7 +88,7 @@ def build_corpus(
     should be too. ``drills`` arithmetic drill conversations over Countdown steps in
     ``drill_options``' range are mixed in.
     """
-    from skillfactory.models.drills import drill_conversations
+    from skillfactory.models.drills import DrillShares, drill_conversations
     from skillfactory.registry import get_registry
 
     rng = random.Random(f"corpus/{seed}")
@@ -108,7 +112,11 @@ def build_corpus(
             )
     if drills:
         drill_rng = random.Random(f"drills/{seed}")
-        conversations.extend(drill_conversations(drills, drill_rng, options=drill_options or {}))
+        conversations.extend(
+            drill_conversations(
+                drills, drill_rng, options=drill_options or {}, shares=drill_shares or DrillShares()
+            )
+        )
         stats.drills = drills
     rng.shuffle(conversations)
     return conversations, stats

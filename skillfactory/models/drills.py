@@ -76,22 +76,48 @@ def parse_results(reply: str) -> list[tuple[str, int] | None]:
     return parsed
 
 
+@dataclass(frozen=True)
+class DrillShares:
+    """How a drill's facts are drawn: shares of first steps and of second steps.
+
+    ``first``: first steps over two given numbers (a few hundred facts, learned
+    early). ``second``: second steps over a first step's result and a given number,
+    drawn uniformly (the steps after the first that a Countdown-3 attempt writes).
+    The rest are the steps of solutions and of random attempts at random problems,
+    whose later steps reach further. Recipe 3 drew a third first steps and no
+    uniform second steps; the trials table of docs/default-model.md records what
+    other shares did.
+    """
+
+    first: float = 1 / 3
+    second: float = 0.0
+
+
 def countdown_facts(
-    count: int, rng: random.Random, *, max_number: int, max_target: int = 100
+    count: int,
+    rng: random.Random,
+    *,
+    max_number: int,
+    max_target: int = 100,
+    shares: DrillShares = DrillShares(),
 ) -> list[Fact]:
     """``count`` facts of the kind Countdown attempts over numbers ``1..max_number`` use.
 
-    A third are first steps over two given numbers, drawn uniformly; the rest are
-    the steps of solutions and of random attempts at random problems, whose later
-    steps combine earlier results with given numbers or with each other.
+    First steps over two given numbers and second steps over a first step's result
+    and a given number, in the ``shares`` asked for; the rest are the steps of
+    solutions and of random attempts at random problems, whose later steps combine
+    earlier results with given numbers or with each other.
     """
     from skillfactory.models.worked_countdown import random_moves, steps_of
     from skillfactory.tasks.countdown_solver import find_moves
 
     facts: list[Fact] = []
     while len(facts) < count:
-        if rng.random() < 1 / 3:
+        kind = rng.random()
+        if kind < shares.first + shares.second:
             fact = _first_step(rng, max_number)
+            if fact is not None and kind >= shares.first:
+                fact = _later_step(rng, fact.result, rng.randint(1, max_number))
             if fact is not None:
                 facts.append(fact)
             continue
@@ -106,7 +132,11 @@ def countdown_facts(
 
 
 def _first_step(rng: random.Random, max_number: int) -> Fact | None:
-    a, b = rng.randint(1, max_number), rng.randint(1, max_number)
+    return _later_step(rng, rng.randint(1, max_number), rng.randint(1, max_number))
+
+
+def _later_step(rng: random.Random, a: int, b: int) -> Fact | None:
+    """A random operation over ``a`` and ``b``, larger first, as Countdown steps are written."""
     left, right = max(a, b), min(a, b)
     op = rng.choice(OPERATORS)
     result = apply(op, left, right)
@@ -114,7 +144,12 @@ def _first_step(rng: random.Random, max_number: int) -> Fact | None:
 
 
 def drill_conversations(
-    count: int, rng: random.Random, *, options: dict[str, Any], lines: tuple[int, int] = (1, 8)
+    count: int,
+    rng: random.Random,
+    *,
+    options: dict[str, Any],
+    lines: tuple[int, int] = (1, 8),
+    shares: DrillShares = DrillShares(),
 ) -> list[Conversation]:
     """``count`` drill conversations of ``lines`` facts each (a range, drawn per conversation)."""
     sizes = [rng.randint(*lines) for _ in range(count)]
@@ -123,6 +158,7 @@ def drill_conversations(
         rng,
         max_number=int(options.get("max_number", 100)),
         max_target=int(options.get("max_target", 100)),
+        shares=shares,
     )
     conversations = []
     start = 0
