@@ -556,7 +556,10 @@ def test_a_model_that_never_reaches_a_verdict_stops_the_run_at_reflections(
 
     monkeypatch.setenv("SCRIPTED_NO_VERDICT", "1")
     run_dir = tmp_path / "run"
-    result = invoke(scripted_args(run_dir, micro_model))
+    data_only = invoke(scripted_args(tmp_path / "data-only", micro_model))  # --until traces
+    assert data_only.exit_code == 0, data_only.output
+    assert "warning: none of the 24 reflections reached a single verdict" in data_only.output
+    result = invoke([*scripted_args(run_dir, micro_model), "--until", "sft"])
     assert result.exit_code == 1
     (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert "none of the 24 reflections reached a single verdict" in line

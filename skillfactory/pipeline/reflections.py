@@ -80,7 +80,7 @@ class ReflectionsStage(Stage):
         columns = {name: [row[name] for row in rows] for name in features}
         context.store.save_dataset(Dataset.from_dict(columns, features=features), self.name)
         summary = summarise_reflections(rows)
-        _stop_without_verdicts(summary, config)
+        _stop_without_verdicts(summary, config, context.console)
         return summary
 
     def show(self, summary: Mapping[str, Any], console: Console) -> None:
@@ -106,11 +106,18 @@ class ReflectionsStage(Stage):
         )
 
 
-def _stop_without_verdicts(summary: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+TRAINING_STAGES = ("sft", "grpo", "eval")
+"""Stages a run without any verdict would reach only to fail: it stops before them."""
+
+
+def _stop_without_verdicts(
+    summary: Mapping[str, Any], config: Mapping[str, Any], console: Console
+) -> None:
     """Stop the run here, not at SFT, when no reflection reached a verdict that skills need.
 
     Without a single verdict there is no agreeing reflection, so a skill that shows
-    reflections has nothing to show and the traces stage would make no traces.
+    reflections has nothing to show and the traces stage would make no traces. A run
+    that stops before training (``--until reflections`` or ``traces``) is only warned.
     """
     from skillfactory.errors import SkillFactoryError
     from skillfactory.registry import get_registry
@@ -125,13 +132,16 @@ def _stop_without_verdicts(summary: Mapping[str, Any], config: Mapping[str, Any]
     if not needing:
         return
     verb = "needs" if len(needing) == 1 else "need"
-    raise SkillFactoryError(
+    problem = (
         f"none of the {counts['reflections']} reflections reached a single verdict "
         f"(<verdict>Correct</verdict> or <verdict>Incorrect</verdict>), and "
         f"{' and '.join(needing)} {verb} them; the model does not answer the reflection prompt "
         "in that form. Read what it wrote in the reflections/ dataset of the run; a larger "
         "--reflection-max-new-tokens or a model that follows tagged instructions may help"
     )
+    if config.get("until") in (None, *TRAINING_STAGES):
+        raise SkillFactoryError(problem)
+    console.print(f"  [yellow]warning:[/] {problem}", highlight=False)
 
 
 def _with_reflections(row: dict[str, Any], texts: list[str]) -> dict[str, Any]:
