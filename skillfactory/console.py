@@ -72,8 +72,6 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
     table = Table(
         title=f"SkillFactory {kind.plural}",
         title_justify="left",
-        caption=f"variants of every task: {', '.join(shared)}" if shared else None,
-        caption_justify="left",
     )
     # Two columns, so that a description keeps most of an 80-column terminal; the plugin
     # is named under the name where it differs from it (--json always names it).
@@ -93,6 +91,8 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
             name += f"\n[dim]from {_escape(registration.plugin)}[/]"
         table.add_row(name, description)
     _print(table)
+    if shared:  # under the table, whole (a caption would fold to the table's width)
+        click.echo(f"variants of every task: {', '.join(shared)}")
 
 
 def _shared_variants(kind: Kind, registrations: Sequence[Registration]) -> list[str]:
