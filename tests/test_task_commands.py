@@ -252,3 +252,24 @@ def test_bad_task_options_are_usage_errors(runner, option, message):
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert message in result.stderr
+
+
+def test_score_takes_a_10_mb_line_and_a_value_of_the_wrong_type_is_one_malformed_line(
+    runner, tmp_path
+):
+    huge = "x" * (10 * 2**20) + " <answer>3</answer>"
+    good = scored_input(runner, [huge, "<answer>2</answer>"]).splitlines()
+    wrong_type = json.loads(good[1])
+    wrong_type["completion"] = ["not", "a", "string"]
+    source = tmp_path / "big.jsonl"
+    source.write_text("\n".join([good[0], json.dumps(wrong_type), good[1]]) + "\n")
+    output = tmp_path / "scored.jsonl"
+
+    result = runner.invoke(cli, ["score", "repeat", str(source), "--output", str(output)])
+
+    assert result.exit_code == 2
+    (error,) = result.stderr.splitlines()
+    assert error.startswith("Error: line 2: ") and "completion" in error
+    rows = lines(output.read_text())
+    assert [row["extracted"] for row in rows] == ["3", "2"]
+    assert len(rows[0]["completion"]) == len(huge)
