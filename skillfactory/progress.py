@@ -7,11 +7,14 @@ ends, so there the same updates become one plain line at most every
 
     training the model: 1,200/5,836 (21%), 2.6/s, 29m 40s left
 
-The first update and the last of each piece of work always print.
+The first update and the last of each piece of work always print, and inside
+the ``with`` block a piece of work that has not moved for :data:`EVERY` seconds
+(one long sampler call, say) prints its line again, so a log never goes silent.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ class _Work:
     started: float
     done_at_start: int
     printed: float
+    done: int = 0
     task: Any = None
 
 
@@ -56,6 +60,8 @@ class ProgressReport:
         self.live = bool(console.is_terminal)
         self._work: dict[str, _Work] = {}
         self._bars: Any = None
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
 
     def __enter__(self) -> ProgressReport:
         if self.live:
@@ -79,6 +85,9 @@ class ProgressReport:
                 transient=False,
             )
             self._bars.start()
+        else:
+            self._stop = threading.Event()
+            threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True).start()
         return self
 
     def __exit__(
@@ -90,33 +99,50 @@ class ProgressReport:
         if self._bars is not None:
             self._bars.stop()
             self._bars = None
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
 
     def update(self, label: str, done: int, total: int) -> None:
         """Record that the work called ``label`` has done ``done`` of ``total``."""
-        now = self.clock()
-        work = self._work.get(label)
-        first = work is None
-        if work is None:
-            work = self._work[label] = _Work(total, now, done, now)
-        work.total = total
-        rate = _rate(work, done, now)
-        if self._bars is not None:
-            if work.task is None:
-                work.task = self._bars.add_task(label, total=total, completed=done, rate="")
-            shown = f"{rate:.1f}/s" if rate else ""
-            self._bars.update(work.task, completed=done, total=total, rate=shown)
-            return
-        finished = done >= total
-        if first or finished or now - work.printed >= self.every:
-            work.printed = now
-            self.console.print(
-                self.indent + progress_line(label, done, total, rate, now - work.started),
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-        if finished:
-            del self._work[label]
+        with self._lock:
+            now = self.clock()
+            work = self._work.get(label)
+            first = work is None
+            if work is None:
+                work = self._work[label] = _Work(total, now, done, now)
+            work.total, work.done = total, done
+            if self._bars is not None:
+                rate = _rate(work, done, now)
+                if work.task is None:
+                    work.task = self._bars.add_task(label, total=total, completed=done, rate="")
+                shown = f"{rate:.1f}/s" if rate else ""
+                self._bars.update(work.task, completed=done, total=total, rate=shown)
+                return
+            finished = done >= total
+            if first or finished or now - work.printed >= self.every:
+                self._print(label, work, now)
+            if finished:
+                del self._work[label]
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        """Print again the line of any piece of work that has been quiet for ``every`` s."""
+        while not stop.wait(self.every / 4):
+            now = self.clock()
+            with self._lock:
+                for label, work in self._work.items():
+                    if now - work.printed >= self.every:
+                        self._print(label, work, now)
+
+    def _print(self, label: str, work: _Work, now: float) -> None:
+        work.printed = now
+        rate = _rate(work, work.done, now)
+        self.console.print(
+            self.indent + progress_line(label, work.done, work.total, rate, now - work.started),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def progress_line(label: str, done: int, total: int, rate: float | None, elapsed: float) -> str:
@@ -128,6 +154,8 @@ def progress_line(label: str, done: int, total: int, rate: float | None, elapsed
     if rate:
         pace = f"{rate:.1f}/s" if rate >= 1 else f"{1 / rate:.1f}s each"
         line += f", {pace}, {_duration((total - done) / rate)} left"
+    elif elapsed >= 1:
+        line += f", {_duration(elapsed)} so far"
     return line
 
 

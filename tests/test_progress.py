@@ -84,3 +84,19 @@ def test_on_a_terminal_it_draws_a_bar_and_prints_no_plain_lines():
     drawn = buffer.getvalue()
     assert "━" in drawn and "10/10" in drawn
     assert "done in" not in drawn
+
+
+def test_work_that_goes_quiet_in_a_log_prints_its_line_again():
+    """One long call (a whole evaluation cell) must not leave a log silent for minutes."""
+    import time
+
+    console, buffer = _log_console()
+    with ProgressReport(console, every=0.05) as report:
+        report.update("evaluating (cells)", 1, 7)
+        time.sleep(0.4)
+        report.update("evaluating (cells)", 7, 7)
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == "evaluating (cells): 1/7 (14%)"
+    quiet = [line for line in lines[1:-1] if line.startswith("evaluating (cells): 1/7 (14%)")]
+    assert len(quiet) >= 3
+    assert lines[-1].startswith("evaluating (cells): 7/7 done in")
