@@ -20,7 +20,6 @@ The file layout follows LLaMA-Factory's ``data/README.md`` (v0.9.x); see docs/ex
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -207,25 +206,21 @@ def _records(dataset: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:
 
 def _write_records(records: Iterable[dict[str, Any]], path: Path) -> bool:
     """Write a JSON list, one record per line; returns whether any record has a system prompt."""
+    from skillfactory.atomic import atomic_text
+
     has_system = False
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write("[")
-            for index, record in enumerate(records):
-                has_system = has_system or "system" in record
-                handle.write(",\n" if index else "\n")
-                handle.write(json.dumps(record, ensure_ascii=False))
-            handle.write("\n]\n")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_text(path) as handle:
+        handle.write("[")
+        for index, record in enumerate(records):
+            has_system = has_system or "system" in record
+            handle.write(",\n" if index else "\n")
+            handle.write(json.dumps(record, ensure_ascii=False))
+        handle.write("\n]\n")
     return has_system
 
 
 def _write_text(path: Path, text: str) -> None:
-    from skillfactory.run_store import write_atomically
+    from skillfactory.atomic import write_atomically
 
     write_atomically(path, text)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -361,18 +360,15 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from skillfactory.atomic import atomic_path
+
     table = pa.Table.from_pylist(rows, schema=parquet_schema())
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _write_text(path: Path, text: str) -> None:
-    from skillfactory.run_store import write_atomically
+    from skillfactory.atomic import write_atomically
 
     write_atomically(path, text)
 

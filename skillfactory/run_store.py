@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from skillfactory.atomic import write_atomically
 from skillfactory.errors import SkillFactoryError, UsageError
 
 CONFIG_FILE = "config.json"
@@ -38,24 +37,6 @@ PARTIAL_SUFFIX = ".partial"
 FINGERPRINT_FILE = "fingerprint"
 _SHARD_PREFIX = "shard-"
 _SHARD_SUFFIX = ".jsonl"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        temporary = Path(handle.name)
-        try:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    os.replace(temporary, path)
 
 
 class RunStore:

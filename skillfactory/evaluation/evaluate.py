@@ -317,7 +317,7 @@ def write_metrics(
     output_dir: Path, settings: EvalSettings, models: Sequence[Mapping[str, Any]]
 ) -> Path:
     """``metrics.json``: the settings and, per model, its label, name and cells."""
-    from skillfactory.run_store import write_atomically
+    from skillfactory.atomic import write_atomically
 
     path = output_dir / METRICS_FILE
     data = {"settings": asdict(settings), "models": [dict(model) for model in models]}

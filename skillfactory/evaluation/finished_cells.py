@@ -33,7 +33,7 @@ class FinishedCells:
         if self._recorded_identity() != self.identity:
             shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True, exist_ok=True)
-        from skillfactory.run_store import write_atomically
+        from skillfactory.atomic import write_atomically
 
         write_atomically(self.directory / IDENTITY_FILE, json.dumps(self.identity) + "\n")
 
@@ -52,8 +52,8 @@ class FinishedCells:
         return data["row"], data["responses"]
 
     def put(self, key: str, row: Mapping[str, Any], responses: Sequence[Mapping[str, Any]]) -> None:
+        from skillfactory.atomic import write_atomically
         from skillfactory.jsonl import dumps
-        from skillfactory.run_store import write_atomically
 
         payload = {"key": key, "row": row, "responses": list(responses)}
         write_atomically(self._path(key), dumps(payload) + "\n")
