@@ -21,6 +21,10 @@ class UsageError(SkillFactoryError):
     exit_code = 2
 
 
+MAX_NAMES_LISTED = 20
+"""An unknown-name error lists every known name up to this many, else the closest ones."""
+
+
 class UnknownNameError(UsageError):
     """A task, skill, sampler or trainer name that no loaded plugin registered."""
 
@@ -28,7 +32,18 @@ class UnknownNameError(UsageError):
         self.kind = kind
         self.name = name
         self.known = sorted(known)
-        listing = ", ".join(self.known) if self.known else "none are installed"
+        if len(self.known) > MAX_NAMES_LISTED:
+            # A bridge to a whole library registers a hundred names: suggest, do not list.
+            import difflib
+
+            closest = difflib.get_close_matches(name, self.known, n=5, cutoff=0.5)
+            listing = (
+                f"{len(self.known)} are installed"
+                + (f"; the closest: {', '.join(closest)}" if closest else "")
+                + f"; 'skillfactory {kind}s' lists them"
+            )
+        else:
+            listing = ", ".join(self.known) if self.known else "none are installed"
         message = f"unknown {kind} {name!r}; known {kind}s: {listing}"
         if hint:
             message = f"{message} ({hint})"

@@ -163,7 +163,7 @@ class Registry:
         """The registration of ``name``; an unknown name is a usage error that lists the known."""
         table = self._table(kind)
         if name not in table:
-            raise UnknownNameError(kind, name, table, hint=self._failure_hint())
+            raise UnknownNameError(kind, name, table, hint=self._failure_hint(name))
         return table[name]
 
     def select(self, kind: str, names: Iterable[str]) -> list[Registration]:
@@ -314,7 +314,11 @@ class Registry:
             raise ValueError(f"unknown plugin kind {kind!r}; kinds: {', '.join(KINDS)}")
         return self._entries[kind]
 
-    def _failure_hint(self) -> str:
+    def _failure_hint(self, name: str) -> str:
+        """Plugins that might have registered ``name``: every broken one, and an unavailable
+        one whose own name is close to it (``vllm`` for ``--sampler vllm``, not for a task)."""
+        import difflib
+
         hints = []
         failed = self.failed
         if failed:
@@ -324,6 +328,7 @@ class Registry:
             f"plugin {record.name} is unavailable: {record.unavailable}"
             for record in self.plugins
             if record.unavailable
+            and difflib.SequenceMatcher(None, record.name, name.lower()).ratio() >= 0.6
         ]
         return "; ".join(hints)
 

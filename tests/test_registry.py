@@ -421,4 +421,21 @@ def test_a_plugin_missing_an_optional_dependency_is_unavailable_not_broken(make_
     assert records["gpu"].unavailable == "needs the gpu: pip install 'skillfactory-gpu[cuda]'"
     assert records["server"].unavailable == "needs a server that is not running"
     with pytest.raises(UnknownNameError, match="plugin gpu is unavailable: needs the gpu"):
-        registry.get("sampler", "cuda")
+        registry.get("sampler", "gpu")
+    # A plugin whose name is nothing like the one asked for is not offered as the reason.
+    with pytest.raises(UnknownNameError) as unrelated:
+        registry.get("skill", "verfiy")
+    assert "unavailable" not in str(unrelated.value)
+
+
+def test_an_unknown_name_among_many_suggests_the_closest_instead_of_listing_all():
+    from skillfactory.errors import MAX_NAMES_LISTED
+
+    known = [f"rg:task_{index:03d}" for index in range(100)] + ["countdown", "letter_countdown"]
+    error = UnknownNameError("task", "countdwn", known)
+    assert len(known) > MAX_NAMES_LISTED
+    assert str(error).startswith(
+        "unknown task 'countdwn'; known tasks: 102 are installed; the closest: countdown"
+    )
+    assert str(error).endswith("'skillfactory tasks' lists them")
+    assert len(str(error)) < 200
