@@ -463,14 +463,16 @@ def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
     variants = resolved["variants"] or tuple(task_class.variants)
     resolved["variants"] = tuple(task_class.resolve_variant(v) for v in dict.fromkeys(variants))
     registry.get("sampler", resolved["sampler"])
-    check_model_spec(resolved["model"])
-    from skillfactory.pipeline.stages import STAGE_NAMES
+    from skillfactory.pipeline.stages import STAGE_NAMES, STAGES
 
     for name in ("from", "until"):
         if resolved[name] is not None and resolved[name] not in STAGE_NAMES:
             raise UsageError(
                 f"{name} must name a stage ({', '.join(STAGE_NAMES)}), got {resolved[name]!r}"
             )
+    last = STAGE_NAMES.index(resolved["until"] or STAGE_NAMES[-1])
+    if any(stage.uses_model for stage in STAGES[: last + 1]):  # not for --until problems
+        check_model_spec(resolved["model"])
     if resolved["grpo_batch_size"] % resolved["grpo_generations"]:
         raise UsageError(
             f"grpo_batch_size ({resolved['grpo_batch_size']}) must be a multiple of "

@@ -566,3 +566,12 @@ def test_a_model_that_never_reaches_a_verdict_stops_the_run_at_reflections(
     assert " need" in line and "--reflection-max-new-tokens" in line
     assert len(load_from_disk(str(run_dir / "reflections"))) == 18
     assert events(run_dir)[-1] == ("stage_failed", "reflections")
+
+
+def test_a_setting_is_checked_only_where_a_selected_stage_uses_it(tmp_path):
+    """``--until problems`` needs no model, so a model that cannot load is no reason to stop."""
+    args = ["run", "--skills", "verify", "--model", "no/such-model-dir/", "--questions", "2"]
+    early = invoke([*args, "--until", "problems", "--run-dir", str(tmp_path / "early")])
+    assert early.exit_code == 0, early.output
+    later = CliRunner().invoke(cli, [*args, "--until", "samples", "--run-dir", str(tmp_path / "l")])
+    assert later.exit_code == 2 and "no such directory" in later.output
