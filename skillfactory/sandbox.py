@@ -104,6 +104,16 @@ MAX_REASON_CHARS = 300
 _NO_SIGPIPE = getattr(socket, "MSG_NOSIGNAL", 0)
 
 
+SCORER_RAISED = "scorer raised"
+"""How the reason of a score whose scorer raised begins (then the error, as a traceback ends)."""
+
+
+def _last_line(error: BaseException) -> str:
+    """The error as a traceback's last line shows it: ``KeyError: 'numbers'``."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def judge(task: Task, problem: Problem, answer: str | None) -> Score:
     """Call ``task.score`` and vouch for what it gives: any failure is a 0 with a reason."""
     try:
@@ -111,7 +121,7 @@ def judge(task: Task, problem: Problem, answer: str | None) -> Score:
     except MemoryError:
         return Score(0.0, OUT_OF_MEMORY)
     except Exception as error:
-        return Score(0.0, f"scorer raised {type(error).__name__}"[:MAX_REASON_CHARS])
+        return Score(0.0, f"{SCORER_RAISED} {_last_line(error)}"[:MAX_REASON_CHARS])
     return _vouch(result)
 
 

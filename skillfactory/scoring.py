@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from skillfactory.records import Problem, Score
-from skillfactory.sandbox import ScoringPool, judge
+from skillfactory.sandbox import SCORER_RAISED, ScoringPool, judge
 from skillfactory.task import Task
 
 
@@ -56,6 +56,10 @@ class Verifier:
         }
         self._task_options = dict(task_options or {})
         self._pool: ScoringPool | None = None
+        self.judged = 0
+        self.scorer_errors = 0
+        """Answers whose scorer raised (each scored 0): a bug in the task, not a wrong answer."""
+        self.first_scorer_error: str | None = None
 
     def __enter__(self) -> Verifier:
         if self.sandboxed:
@@ -81,4 +85,20 @@ class Verifier:
             scores = self._pool.score_many(pairs)
         else:
             scores = [judge(self.task, problem, answer) for problem, answer in pairs]
+        self.judged += len(scores)
+        for score in scores:
+            if score.reason.startswith(SCORER_RAISED):
+                self.scorer_errors += 1
+                self.first_scorer_error = self.first_scorer_error or score.reason
         return [Judgement(answer, score) for (_, answer), score in zip(pairs, scores, strict=True)]
+
+    def scorer_warning(self) -> str | None:
+        """One line saying that the task's scorer raised, and on how many answers; else None."""
+        if not self.scorer_errors:
+            return None
+        first = self.first_scorer_error.removeprefix(SCORER_RAISED).strip()
+        return (
+            f"the {self.task.name} scorer raised on {self.scorer_errors} of {self.judged} "
+            f"answers (first: {first}); each scored 0, which looks like a wrong answer but is a "
+            "bug in the task plugin"
+        )

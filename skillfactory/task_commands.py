@@ -122,6 +122,9 @@ def score(task_name: str, source: BinaryIO, options: tuple[str, ...], output: Pa
                 _write_scored(verifier, batch, stream)
                 batch = []
         _write_scored(verifier, batch, stream)
+    warning = verifier.scorer_warning()
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     for message in bad_lines[:-1]:
         click.echo(f"Error: {message}", err=True)
     if bad_lines:

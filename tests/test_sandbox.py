@@ -87,7 +87,7 @@ HOSTILE = {
     "sys.exit": "scorer crashed",
     "segfault": "scorer crashed",
     "hoard": "scorer ran out of memory",
-    "raise": "scorer raised KeyError",
+    "raise": "scorer raised KeyError: 'raise'",  # the error as a traceback's last line
     "junk": "scorer returned float, not a Score",
     "too high": "scorer returned a value outside [0, 1]",
 }
@@ -202,3 +202,7 @@ def test_the_verifier_follows_the_tasks_declaration_unless_told_otherwise(unruly
         assert [judgement.score for judgement in judgements] == [
             expected(problem, answer) for answer in answers
         ]
+        assert (verifier.judged, verifier.scorer_errors) == (3, 1)
+        assert verifier.scorer_warning().startswith(
+            "the unruly scorer raised on 1 of 3 answers (first: KeyError: 'raise'); each scored 0"
+        )

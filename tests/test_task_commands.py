@@ -45,6 +45,8 @@ REPEAT_TASK = """
             return extract_answer_block(completion)
 
         def score(self, problem, answer):
+            if answer == "boom":
+                raise KeyError("numbers")  # a bug in the plugin, not a wrong answer
             if answer is None:
                 return Score(0.0, "no answer")
             return Score(1.0, "correct") if answer == problem.answer else Score(0.0, "different")
@@ -273,3 +275,17 @@ def test_score_takes_a_10_mb_line_and_a_value_of_the_wrong_type_is_one_malformed
     rows = lines(output.read_text())
     assert [row["extracted"] for row in rows] == ["3", "2"]
     assert len(rows[0]["completion"]) == len(huge)
+
+
+def test_a_scorer_that_raises_is_counted_and_said_on_stderr(runner):
+    """A plugin bug must not pass for a model that is always wrong."""
+    text = scored_input(runner, ["<answer>boom</answer>", "<answer>boom</answer>", "x"])
+    result = runner.invoke(cli, ["score", "repeat"], input=text)
+    assert result.exit_code == 0
+    assert [row["reason"] for row in lines(result.stdout)][:2] == [
+        "scorer raised KeyError: 'numbers'"
+    ] * 2
+    assert result.stderr.splitlines() == [
+        "Warning: the repeat scorer raised on 2 of 3 answers (first: KeyError: 'numbers'); each "
+        "scored 0, which looks like a wrong answer but is a bug in the task plugin"
+    ]

@@ -18,6 +18,7 @@ from skillfactory.pipeline.problems import row_problem
 from skillfactory.pipeline.sharded import sample_in_shards
 from skillfactory.pipeline.stage import Stage, StageContext
 from skillfactory.sampler import SamplingSettings
+from skillfactory.sandbox import SCORER_RAISED
 from skillfactory.scoring import Verifier
 
 ANSWER_STOP = "</answer>"
@@ -139,6 +140,13 @@ class SamplesStage(Stage):
         )
         if reasons:
             console.print(f"  why attempts were wrong: {reasons}", highlight=False)
+        if summary.get("scorer_errors"):
+            console.print(
+                f"  [yellow]warning:[/] the task's scorer raised on {summary['scorer_errors']} "
+                f"attempts ({summary['first_scorer_error']}); each scored 0, which looks like a "
+                "wrong answer but is a bug in the task plugin",
+                highlight=False,
+            )
 
 
 def _counts(counts: Mapping[str, int]) -> tuple[str, str, str]:
@@ -174,6 +182,7 @@ def summarise_samples(rows: list[dict[str, Any]]) -> dict[str, Any]:
             solved.add(row["question_id"])
         else:
             reasons[row["reason"]] += 1
+    raised = [row["reason"] for row in rows if row["reason"].startswith(SCORER_RAISED)]
     return {
         "all": overall,
         "accuracy": overall["correct"] / overall["samples"] if overall["samples"] else 0.0,
@@ -181,6 +190,8 @@ def summarise_samples(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "by_difficulty": by_difficulty,
         "questions": len({row["question_id"] for row in rows}),
         "questions_solved": len(solved),
+        "scorer_errors": len(raised),
+        "first_scorer_error": raised[0] if raised else None,
         "empty": sum(not row["completion"].strip() for row in rows),
         "wrong_reasons": dict(reasons.most_common(6)),
     }
