@@ -153,16 +153,13 @@ def evaluate_command(
     if finished.count():
         console.print(f"resuming: {finished.count()} of {len(cells)} cells were already finished")
     with ProgressReport(console) as progress:
-        what = f"evaluating {label} (cells)"
-        progress.update(what, 0, len(cells))
-        done = iter(range(1, len(cells) + 1))
         results = evaluate_model(
             loaded,
             tokenizer,
             cells,
             settings,
             responses_file=output_dir / RESPONSES_FILE,
-            on_cell=lambda cell, row: progress.update(what, next(done), len(cells)),
+            on_cell=progress.counter(f"evaluating {label} (cells)", len(cells)),
             finished=finished,
         )
     write_metrics(output_dir, settings, [{"label": label, "model": location, "cells": results}])

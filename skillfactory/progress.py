@@ -125,6 +125,22 @@ class ProgressReport:
             if finished:
                 del self._work[label]
 
+    def counter(self, label: str, total: int) -> Callable[..., None]:
+        """Start ``label`` at 0 of ``total``; each call of the result counts one more done.
+
+        It takes and ignores any arguments, so it can be a callback as it is
+        (``on_cell=report.counter("evaluating", len(cells))``).
+        """
+        done = 0
+        self.update(label, done, total)
+
+        def one_more(*_: Any) -> None:
+            nonlocal done
+            done += 1
+            self.update(label, done, total)
+
+        return one_more
+
     def _heartbeat(self, stop: threading.Event) -> None:
         """Print again the line of any piece of work that has been quiet for ``every`` s."""
         while not stop.wait(self.every / 4):

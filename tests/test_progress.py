@@ -100,3 +100,16 @@ def test_work_that_goes_quiet_in_a_log_prints_its_line_again():
     quiet = [line for line in lines[1:-1] if line.startswith("evaluating (cells): 1/7 (14%)")]
     assert len(quiet) >= 3
     assert lines[-1].startswith("evaluating (cells): 7/7 done in")
+
+
+def test_a_counter_starts_at_zero_and_counts_each_call_whatever_its_arguments():
+    console, buffer = _log_console()
+    clock = Clock()
+    with ProgressReport(console, clock=clock) as report:
+        one_more = report.counter("cells", 2)
+        one_more("countdown 3", {"accuracy": 0.1})
+        one_more()
+    assert buffer.getvalue().splitlines() == [
+        "cells: 0/2 (0%)",
+        "cells: 2/2 done in 0s",
+    ]

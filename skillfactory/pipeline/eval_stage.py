@@ -98,10 +98,7 @@ class EvalStage(Stage):
                 spec, config["sampler"], dict(config["sampler_options"]),
                 trust_remote_code=config["trust_remote_code"],
             )  # fmt: skip
-            what = f"evaluating the {label} model (cells)"
             with ProgressReport(context.console, indent="  ") as progress:
-                progress.update(what, 0, len(cells))
-                done = iter(range(1, len(cells) + 1))
                 results = evaluate_model(
                     sampler,
                     tokenizer,
@@ -110,9 +107,7 @@ class EvalStage(Stage):
                     exclude=exclude,
                     task_options={config["task"]: config["task_options"]},
                     responses_file=output / RESPONSES_FILE,
-                    on_cell=lambda cell, row, what=what, done=done: progress.update(
-                        what, next(done), len(cells)
-                    ),
+                    on_cell=progress.counter(f"evaluating the {label} model (cells)", len(cells)),
                     finished=finished,
                     model_key=label,
                 )
