@@ -268,3 +268,18 @@ def test_a_build_never_replaces_a_directory_it_did_not_make(tmp_path):
     )
     assert result.exit_code == 2 and "holds no earlier build" in result.output
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_a_drills_first_phase_is_trained_before_the_corpus(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    sizes = dict(build.SIZES)
+    sizes["micro"] = replace(build.SIZES["micro"], drills_first=16, drills_first_batch_size=8)
+    monkeypatch.setattr(build, "SIZES", sizes)
+    report = build.build_model(tmp_path / "m", seed=0, size="micro", measure=False)
+    first, corpus = report.training["phases"]
+    assert (first["examples"], first["batch_size"], first["steps"]) == (16, 8, 2)
+    assert report.training["steps"] == first["steps"] + corpus["steps"]
+    assert report.training["examples"] == first["examples"] + corpus["examples"]
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert "first 16 drill conversations alone in batches of 8" in card

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -57,6 +58,14 @@ class ModelSize:
     """Arithmetic drill conversations (several facts each) mixed into the corpus."""
     drill_shares: DrillShares = field(default_factory=DrillShares)
     """Which kinds of step the drills draw (recipe 3: a third first steps, the rest mixed)."""
+    drills_first: int = 0
+    """Drill conversations trained alone, before the mixed corpus (none in recipe 3).
+
+    Facts are learned before they are used: a judge whose arithmetic is learned
+    beside the tasks' text learns it too slowly to redo a step (recipe 3).
+    """
+    drills_first_batch_size: int = 64
+    drills_first_shares: DrillShares = field(default_factory=lambda: DrillShares(0.15, 0.55))
 
     @property
     def intermediate_size(self) -> int:
@@ -186,8 +195,15 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
 
     from skillfactory.models.abilities import held_out_ids
     from skillfactory.models.corpus import build_corpus, default_writers
+    from skillfactory.models.drills import drill_conversations
     from skillfactory.models.tokenizer import as_transformers_tokenizer, train_tokenizer
-    from skillfactory.models.training import TrainingSettings, cpu_has_fast_bf16, encode, train
+    from skillfactory.models.training import (
+        Phase,
+        TrainingSettings,
+        cpu_has_fast_bf16,
+        encode,
+        train,
+    )
 
     started = time.perf_counter()
     _report(progress, "corpus", 0, 1)
@@ -210,7 +226,14 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
         "judge_incorrect": dict(stats.judge_incorrect),
         "dropped": stats.dropped,
         "drills": stats.drills,
+        "drills_first": spec.drills_first,
     }
+    first = drill_conversations(
+        spec.drills_first,
+        random.Random(f"drills-first/{seed}"),
+        options=COUNTDOWN_OPTIONS,
+        shares=spec.drills_first_shares,
+    )
     _report(progress, "corpus", 1, 1)
     report.seconds["corpus"] = time.perf_counter() - started
 
@@ -223,6 +246,7 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
     )
     tokenizer = as_transformers_tokenizer(backend)
     examples = encode(conversations, tokenizer, spec.max_length)
+    first_examples = encode(first, tokenizer, spec.max_length)
     report.tokenizer = {"vocab_size": len(tokenizer), "trained_on": len(sample)}
     _report(progress, "tokenizer", 1, 1)
     report.seconds["tokenizer"] = time.perf_counter() - started
@@ -243,9 +267,11 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
         pad_token_id=tokenizer.pad_token_id,
     )
     model = LlamaForCausalLM(config)
+    phases = [
+        Phase(first_examples, spec.drills_first_batch_size),
+        Phase(examples, spec.batch_size, spec.epochs),
+    ]
     settings = TrainingSettings(
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
         learning_rate=spec.learning_rate,
         max_length=spec.max_length,
         seed=seed,
@@ -253,7 +279,7 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
     )
     losses = train(
         model,
-        examples,
+        [phase for phase in phases if phase.examples],
         settings,
         pad_id=tokenizer.pad_token_id,
         on_step=lambda step, total, loss: _report(progress, "training", step, total),
@@ -261,10 +287,19 @@ def _train(spec: ModelSize, seed: int, report: BuildReport, progress: Progress |
     report.training = {
         "settings": asdict(settings),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "examples": len(examples),
-        "left_out_too_long": len(conversations) - len(examples),
-        "tokens": sum(len(e.input_ids) for e in examples),
+        "examples": len(examples) + len(first_examples),
+        "left_out_too_long": len(conversations) + len(first) - len(examples) - len(first_examples),
+        "tokens": sum(len(e.input_ids) for phase in phases for e in phase.examples),
         "steps": len(losses),
+        "phases": [
+            {
+                "examples": len(phase.examples),
+                "batch_size": phase.batch_size,
+                "epochs": phase.epochs,
+                "steps": phase.epochs * -(-len(phase.examples) // phase.batch_size),
+            }
+            for phase in phases
+        ],
         "loss_first": losses[0] if losses else None,
         "loss_last_50": sum(losses[-50:]) / len(losses[-50:]) if losses else None,
         "loss_curve": losses[:: max(1, len(losses) // 100)],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from skillfactory.models.build import BuildReport
@@ -59,7 +59,8 @@ def model_card(report: BuildReport) -> str:
         f"{size['layers']} layers, {size['heads']} heads, tied embeddings, "
         f"{training['parameters']:,} parameters, trained from random initialisation.",
         f"- **Training**: {training['steps']} steps ({training['examples']} conversations, "
-        f"{training['tokens']:,} tokens, {size['epochs']} epoch), batch {size['batch_size']}, "
+        f"{training['tokens']:,} tokens): {_drills_first(size)}the corpus "
+        f"({size['epochs']} epoch) in batches of {size['batch_size']}; "
         f"AdamW at {size['learning_rate']} with warm-up and cosine decay, loss on assistant "
         f"tokens only; loss {training['loss_first']:.2f} at the start, "
         f"{training['loss_last_50']:.3f} over the last 50 steps. bfloat16 autocast: "
@@ -82,3 +83,12 @@ def model_card(report: BuildReport) -> str:
         ]
     lines.append("")
     return "\n".join(lines)
+
+
+def _drills_first(size: dict[str, Any]) -> str:
+    """The drills-only phase before the corpus, as the card's words (empty if none)."""
+    count = size.get("drills_first", 0)
+    if not count:
+        return ""
+    batch = size["drills_first_batch_size"]
+    return f"first {count} drill conversations alone in batches of {batch}, then "

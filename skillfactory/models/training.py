@@ -30,9 +30,21 @@ class Example:
 
 
 @dataclass(frozen=True)
-class TrainingSettings:
-    epochs: int
+class Phase:
+    """Examples trained together, in batches of ``batch_size``, before the next phase's.
+
+    A build can teach facts before it teaches their use: a phase of arithmetic
+    drills alone, then the mixed corpus. The learning-rate schedule runs over all
+    phases as one.
+    """
+
+    examples: Sequence[Example]
     batch_size: int
+    epochs: int = 1
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
     learning_rate: float
     warmup_share: float = 0.03
     weight_decay: float = 0.01
@@ -102,13 +114,13 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, Any]:
 
 def train(
     model: Any,
-    examples: Sequence[Example],
+    phases: Sequence[Phase],
     settings: TrainingSettings,
     *,
     pad_id: int,
     on_step: Callable[[int, int, float], None] | None = None,
 ) -> list[float]:
-    """Train ``model`` in place; returns the loss of every step.
+    """Train ``model`` in place on ``phases`` in order; returns the loss of every step.
 
     ``on_step(step, total_steps, loss)`` is called after each step (progress bars).
     """
@@ -116,9 +128,10 @@ def train(
 
     rng = random.Random(f"batches/{settings.seed}")
     plan = [
-        group
-        for _ in range(settings.epochs)
-        for group in batches(examples, settings.batch_size, rng)
+        [phase.examples[i] for i in group]
+        for phase in phases
+        for _ in range(phase.epochs)
+        for group in batches(phase.examples, phase.batch_size, rng)
     ]
     total = len(plan)
     optimizer = torch.optim.AdamW(
@@ -139,7 +152,7 @@ def train(
     model.train()
     losses = []
     for step, group in enumerate(plan):
-        batch = collate([examples[i] for i in group], pad_id)
+        batch = collate(group, pad_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
             loss = model(**batch).loss
         loss.backward()
