@@ -22,6 +22,7 @@ class Retry(Skill):
     description = "After an attempt judged wrong, start again; end on a correct attempt."
     stage = 10
     requires = ("verify",)
+    chooses_attempts = True
     phrases: ClassVar[Mapping[str, Sequence[str]]] = {
         "after_incorrect": (
             "That doesn't work. Let me start over.",

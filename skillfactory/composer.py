@@ -105,6 +105,13 @@ def check_skill_set(skills: Sequence[Skill]) -> list[Skill]:
                 f"skill {skill.name!r} builds on {', '.join(map(repr, missing))}; "
                 f"select it too, e.g. --skills {wanted}"
             )
+    choosers = [skill for skill in skills if skill.chooses_attempts]
+    if len(choosers) > 1:
+        first, second = sorted(choosers, key=lambda skill: (skill.stage, skill.name))[:2]
+        raise UsageError(
+            f"skills {first.name!r} and {second.name!r} both choose the attempts, so "
+            f"{second.name!r} would replace what {first.name!r} chose; select one of them"
+        )
     return sorted(skills, key=lambda skill: (skill.stage, skill.name))
 
 

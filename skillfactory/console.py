@@ -86,6 +86,8 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
             if not shared:
                 description += f"; variants: {', '.join(data['variants'])}"
             description += "[/]"
+        if kind.name == "skill":
+            description += f"\n[dim]{_escape(_skill_order(registration.to_json()))}[/]"
         name = _escape(registration.name)
         if registration.plugin != registration.name:
             name += f"\n[dim]from {_escape(registration.plugin)}[/]"
@@ -93,6 +95,20 @@ def show_registrations(kind: Kind, registrations: Sequence[Registration]) -> Non
     _print(table)
     if shared:  # under the table, whole (a caption would fold to the table's width)
         click.echo(f"variants of every task: {', '.join(shared)}")
+    if kind.name == "skill":
+        click.echo("Selected skills apply in ascending stage, each to what the earlier made;")
+        click.echo("two that both choose the attempts cannot be selected together.")
+
+
+def _skill_order(data: dict[str, object]) -> str:
+    """Where a skill stands among others: its stage, what it needs, whether it chooses."""
+    parts = [f"stage {data['stage']}"]
+    if data["chooses_attempts"]:
+        parts.append("chooses the attempts")
+    requires = data["requires"]
+    if isinstance(requires, list) and requires:
+        parts.append(f"needs {', '.join(map(str, requires))}")
+    return "; ".join(parts)
 
 
 def _shared_variants(kind: Kind, registrations: Sequence[Registration]) -> list[str]:

@@ -104,6 +104,11 @@ class Registration:
             data["default_difficulty"] = self.factory.resolve_difficulty(None)
             data["variants"] = list(self.factory.variants)
             data["sandboxed_scoring"] = self.factory.sandboxed_scoring
+        if issubclass(self.factory, Skill):
+            data["stage"] = self.factory.stage
+            data["requires"] = list(self.factory.requires)
+            data["chooses_attempts"] = self.factory.chooses_attempts
+            data["needs_reflections"] = self.factory.needs_reflections
         return data
 
 

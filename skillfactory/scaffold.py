@@ -318,6 +318,9 @@ class __CLASS__(Skill):
     stage = 15
     # Skills that must be selected with this one, e.g. ("verify",).
     requires: ClassVar[Sequence[str]] = ()
+    # This skill sets the attempts itself, so it cannot be selected with another
+    # skill that does (retry): one of them would undo the other's choice.
+    chooses_attempts = True
     # Show only attempts that come with a reflection whose verdict agrees with the
     # verifier; the composer drops the others before calling apply.
     needs_reflections = True
@@ -371,8 +374,9 @@ SKILL_TEST = '''\
 
 import random
 
-from skillfactory import Attempt, ComposeSettings, Draft, InMemoryTexts, Question
+from skillfactory import ComposeSettings, Draft
 from skillfactory.registry import load_registry
+from skillfactory.testing import check_skill, make_question
 
 from __MODULE__ import FORMAT, __CLASS__
 
@@ -385,18 +389,8 @@ SAMPLES = [
 ]
 
 
-def make_question(samples: list[tuple[str, str, bool, str]]) -> Question:
-    """A question of attempts that each come with an agreeing reflection."""
-    attempts = tuple(
-        Attempt(index, correct, answer, "original", reflection=index)
-        for index, (_, answer, correct, _) in enumerate(samples)
-    )
-    texts = InMemoryTexts(
-        attempts=[sample[0] for sample in samples],
-        reflections=[sample[3] for sample in samples],
-    )
-    prompt = [{"role": "user", "content": "What is 6 x 7?"}]
-    return Question("six-sevens", prompt, attempts, texts)
+def test_it_keeps_the_skill_contract():
+    check_skill(__CLASS__())
 
 
 def test_a_wrong_attempt_comes_first_then_a_right_one():

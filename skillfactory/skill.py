@@ -13,7 +13,12 @@ from skillfactory.records import Draft, Question
 
 @dataclass(frozen=True)
 class ComposeSettings:
-    """What every skill may consult while composing."""
+    """What every skill may consult while composing: the user's compose options.
+
+    A skill honours each field or gives up on the question (returns None): the
+    composer never bends a draft to fit them after the fact, beyond refusing one
+    that breaks a rule every trace keeps (docs/skills.md).
+    """
 
     max_attempts: int = 5
     """The most attempts one trace shows (the paper's L_max is 5)."""
@@ -23,7 +28,8 @@ class ComposeSettings:
     """False is the paper's "no reflections" ablation: no ``<reflect>`` blocks, neutral glue."""
     length: int | None = None
     """When set, the number of attempts the skill that chooses them should pick (the paper's
-    ``*C_full`` composes one trace per length); None lets it draw a length."""
+    ``*C_full`` composes one trace per length); None lets it draw a length. A skill that
+    chooses attempts but cannot make this length returns None for it."""
 
 
 class Skill(ABC):
@@ -46,6 +52,11 @@ class Skill(ABC):
     then adding to the end of the trace (30-40)."""
     requires: ClassVar[Sequence[str]] = ()
     """Names of skills that must be selected too, e.g. ``retry`` builds on ``verify``."""
+    chooses_attempts: ClassVar[bool] = False
+    """True when ``apply`` sets the draft's attempts itself, whatever an earlier skill chose
+    (``retry``). Two selected skills that both choose are refused, since the later would
+    silently undo the earlier; a skill that only adds to the chosen attempts, or chooses
+    only when the draft is still empty (``verify`` alone), leaves this False."""
     needs_reflections: ClassVar[bool] = False
     """True when every attempt in the trace must come with an agreeing reflection."""
     phrases: ClassVar[Mapping[str, Sequence[str]]] = {}

@@ -139,14 +139,28 @@ def test_skills_lists_a_third_party_skill(runner, echo_distribution):
 
     assert table.exit_code == 0
     assert "Shows every attempt as a sample" in table.stdout
+    assert "stage 10" in table.stdout
+    assert "two that both choose the attempts cannot be selected together" in table.stdout
     assert json.loads(as_json.stdout) == [
         {
             "name": "echo",
             "description": "Shows every attempt as a sample, in the order given.",
             "plugin": "echo",
             "distribution": "skillfactory-echo",
+            "stage": 10,
+            "requires": [],
+            "chooses_attempts": False,
+            "needs_reflections": False,
         }
     ]
+
+
+def test_skills_show_the_order_they_apply_in(runner):
+    table = runner.invoke(cli, ["skills", "retry", "verify"])
+
+    assert table.exit_code == 0
+    assert "stage 10; chooses the attempts; needs verify" in table.stdout
+    assert "stage 20" in table.stdout
 
 
 def test_an_unknown_option_is_one_line_and_exit_2(runner):

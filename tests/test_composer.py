@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -227,3 +228,30 @@ def test_every_trace_row_is_a_chat_for_sft():
 def test_sets_that_cannot_form_a_trace_are_usage_errors(names, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         compose(QUESTIONS, skills(*names))
+
+
+class PickFirst(Retry):
+    """A third-party skill that also chooses the attempts: the first correct one."""
+
+    name = "pick-first"
+    description = "The first correct attempt alone."
+    stage = 15
+
+    def apply(self, draft, question, settings, rng):
+        first = next((a for a in question.attempts if a.correct), None)
+        return None if first is None else replace(draft, attempts=(first,), format="1C")
+
+
+def test_two_skills_that_both_choose_the_attempts_are_refused():
+    message = (
+        "skills 'retry' and 'pick-first' both choose the attempts, so 'pick-first' would "
+        "replace what 'retry' chose; select one of them"
+    )
+    with pytest.raises(UsageError, match=re.escape(message)):
+        compose(QUESTIONS, [Verify(), Retry(), PickFirst()])
+
+
+def test_a_chooser_with_skills_that_only_add_is_accepted():
+    traces, _ = compose(QUESTIONS, [Verify(), PickFirst()])
+
+    assert {trace.format for trace in traces} == {"1C"}

@@ -1,4 +1,4 @@
-"""The distribution as pip builds it, and the plugin example of docs/plugins.md, installed."""
+"""The distribution as pip builds it, and the plugin examples of the docs, installed."""
 
 from __future__ import annotations
 
@@ -89,11 +89,17 @@ def test_the_wheel_declares_the_console_script(wheel):
     assert "skillfactory = skillfactory.cli:cli" in entry_points
 
 
-def docs_examples(page: str) -> dict[str, str]:
-    """The example files in a docs page, by the name in their ``<!-- example: -->`` mark."""
+def docs_examples(page: str, folder: str = "") -> dict[str, str]:
+    """The example files of one package in a docs page, by the name in their
+    ``<!-- example: -->`` mark; ``folder`` picks the package marked ``folder/NAME``."""
     text = (ROOT / "docs" / page).read_text()
     pattern = re.compile(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", re.DOTALL)
-    return dict(pattern.findall(text))
+    prefix = f"{folder}/" if folder else ""
+    return {
+        name.removeprefix(prefix): content
+        for name, content in pattern.findall(text)
+        if (name.startswith(prefix) if prefix else "/" not in name)
+    }
 
 
 CHECK_TASK = """
@@ -154,3 +160,65 @@ def test_a_plugin_example_in_the_docs_installs_and_works(tmp_path, page, distrib
     )
     scored = [json.loads(line) for line in skillfactory("score", task, stdin=answered).splitlines()]
     assert [row["reason"] for row in scored] == ["correct"] * 25
+
+
+def judged_attempts(question_id: str, kinds: str) -> str:
+    """Compose input in SkillFactory's layout: one row per attempt, "C" right, "I" wrong."""
+    prompt = [{"role": "user", "content": f"Question {question_id}?"}]
+    rows = []
+    for index, kind in enumerate(kinds):
+        verdict = "Correct" if kind == "C" else "Incorrect"
+        answer = "42" if kind == "C" else str(40 + index)
+        rows.append(
+            {
+                "question_id": question_id,
+                "prompt": prompt,
+                "variant": "original",
+                "completion": f"attempt {index} <answer>{answer}</answer>",
+                "extracted": answer,
+                "correct": kind == "C",
+                "reflections": [f"Checked it. <verdict>{verdict}</verdict>"],
+            }
+        )
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def test_the_skill_example_in_the_docs_installs_passes_its_test_and_composes(tmp_path):
+    files = docs_examples("plugins.md", "skill")
+    assert set(files) == {"pyproject.toml", "skillfactory_recap.py", "test_recap.py"}
+    package = tmp_path / "skillfactory-recap"
+    package.mkdir()
+    for name, content in files.items():
+        (package / name).write_text(content)
+    target = tmp_path / "site-packages"
+    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(package))
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("SKILLFACTORY_PLUGINS", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, env=env, cwd=package
+        )
+
+    tested = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "test_recap.py")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    listed = json.loads(run("-m", "skillfactory", "skills", "recap", "--json").stdout)
+    assert [(row["name"], row["distribution"]) for row in listed] == [
+        ("recap", "skillfactory-recap")
+    ]
+
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(judged_attempts("q1", "ICIC") + judged_attempts("q2", "CICI"))
+    for skills, label in [("recap", r"IC\+recap"), ("verify,retry,recap", r"[1-5]C\+recap")]:
+        output = tmp_path / skills.replace(",", "-")
+        composed = run(
+            "-m", "skillfactory", "compose", "--skills", skills,
+            "--input", str(samples), "--output", str(output),
+        )  # fmt: skip
+        assert composed.returncode == 0, composed.stderr
+        rows = [json.loads(line) for line in (output / "traces.jsonl").read_text().splitlines()]
+        assert rows
+        for row in rows:
+            assert re.fullmatch(label, row["format"]), row["format"]
+            after_thinking = row["messages"][-1]["content"].split("</think>")[1]
+            assert re.search(r"\b[1-5] (attempts|times)\b", after_thinking), after_thinking

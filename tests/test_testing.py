@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 
-from skillfactory import Problem, Score, Task
-from skillfactory.testing import check_task
+from skillfactory import Problem, Score, Skill, Task
+from skillfactory.registry import get_registry
+from skillfactory.testing import check_skill, check_task, make_question
 
 
 class Repeat(Task):
@@ -72,3 +75,102 @@ def test_a_conforming_task_passes_and_returns_its_problems():
 def test_each_broken_promise_is_named(task, complaint):
     with pytest.raises(AssertionError, match=re.escape(complaint)):
         check_task(task, difficulty=2)
+
+
+# -- skills ------------------------------------------------------------------------------
+
+
+class FirstCorrect(Skill):
+    """A conforming skill: the first correct attempt, or two when the length asks for it."""
+
+    name = "first-correct"
+    description = "The first correct attempt the question has."
+    stage = 15
+    chooses_attempts = True
+
+    def apply(self, draft, question, settings, rng):
+        correct = [attempt for attempt in question.attempts if attempt.correct]
+        length = settings.length or 1
+        if len(correct) < length or length > settings.max_attempts:
+            return None
+        return replace(draft, attempts=tuple(correct[:length]), format=f"first{length}")
+
+
+class GlobalRandom(FirstCorrect):
+    def apply(self, draft, question, settings, rng):
+        correct = [attempt for attempt in question.attempts if attempt.correct]
+        if not correct or settings.length not in (None, 1):
+            return None
+        return replace(draft, attempts=(random.choice(correct),))
+
+
+class WrongLength(FirstCorrect):
+    def apply(self, draft, question, settings, rng):
+        return super().apply(draft, question, replace(settings, length=None), rng)
+
+
+class Crashing(FirstCorrect):
+    def apply(self, draft, question, settings, rng):
+        return super().apply(draft, question, settings, rng) if question.attempts else [][0]
+
+
+class SilentOverride(FirstCorrect):
+    """Chooses after retry without saying so: what ``chooses_attempts`` is there to refuse."""
+
+    chooses_attempts = False
+    requires = ("verify", "retry")
+    stage = 40
+
+
+class NeverShows(FirstCorrect):
+    def apply(self, draft, question, settings, rng):
+        return None
+
+
+class BadPhrases(FirstCorrect):
+    phrases: ClassVar[dict[str, tuple[str, ...]]] = {"after_correct": ()}
+
+
+class BadName(FirstCorrect):
+    name = "First Correct"
+
+
+def test_a_conforming_skill_passes_and_returns_its_traces():
+    traces = check_skill(FirstCorrect())
+
+    assert traces and all(text.startswith("<think>") for text in traces)
+
+
+@pytest.mark.parametrize("name", ["verify", "retry", "backtrack", "confirm"])
+def test_every_built_in_skill_conforms(name):
+    assert check_skill(get_registry().get("skill", name).create())
+
+
+@pytest.mark.parametrize(
+    ("skill", "message"),
+    [
+        (GlobalRandom(), "draw randomness only from rng"),
+        (WrongLength(), "chose 1 attempts for length 2; return None for a length it cannot"),
+        (Crashing(), "on question 'no-attempts' with ComposeSettings(max_attempts=5"),
+        (SilentOverride(), "replaced the attempts an earlier skill chose"),
+        (NeverShows(), "no sample question gave a trace"),
+        (BadPhrases(), "phrases['after_correct'] must be a non-empty sequence"),
+        (BadName(), "a name must be lower-case"),
+    ],
+)
+def test_each_broken_promise_of_a_skill_is_named(skill, message):
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check_skill(skill)
+
+
+def test_make_question_numbers_attempts_and_reflections_as_the_composer_does():
+    question = make_question(
+        [("6 x 7 = 42", "42", True, "<verdict>Correct</verdict>"), ("no idea", None, False, None)]
+    )
+
+    first, second = question.attempts
+    assert (first.index, first.reflection, first.correct, first.answer) == (0, 0, True, "42")
+    assert (second.index, second.reflection, second.answer) == (1, None, None)
+    assert question.texts.attempt_text(1) == "no idea"
+    assert question.texts.reflection_text(0) == "<verdict>Correct</verdict>"
+    assert question.prompt[-1]["role"] == "user"
