@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,57 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_registry.cache_clear()
     yield
     get_registry.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def no_model_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real model hub: hub ids are checked against a closed port."""
+    monkeypatch.setenv("HF_ENDPOINT", CLOSED_HUB)
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local stand-in for the hub's model API that knows the models in ``HUB_MODELS``.
+
+    It answers ``/api/models/<id>`` the way the hub does: the model's metadata,
+    or 404 with the hub's ``RepoNotFound`` error code.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeHubHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    yield endpoint
+    server.shutdown()
+    server.server_close()
+
+
+CLOSED_HUB = "http://127.0.0.1:9"
+"""A hub endpoint nothing listens on (the discard port): connections are refused at once."""
+
+HUB_MODELS = ("someorg/some-model", "Qwen/Qwen2.5-1.5B-Instruct")
+
+
+class _FakeHubHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        repo_id = self.path.removeprefix("/api/models/").split("?")[0].split("/revision/")[0]
+        if repo_id in HUB_MODELS:
+            status, body = 200, {"id": repo_id, "modelId": repo_id, "sha": "0" * 40}
+        else:
+            status, body = 404, {"error": "Repository not found"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        if status == 404:
+            self.send_header("X-Error-Code", "RepoNotFound")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test output is not the place for request lines."""
 
 
 @pytest.fixture

@@ -209,7 +209,7 @@ def test_a_stale_recipe_is_not_a_finished_build(micro, tmp_path):
     assert not build.is_built(copy)
 
 
-def test_model_paths_that_are_not_causal_lms_are_usage_errors(tmp_path):
+def test_model_paths_that_are_not_causal_lms_are_usage_errors(tmp_path, fake_hub):
     with pytest.raises(UsageError, match="no such directory"):
         resolve_model(str(tmp_path / "missing"))
     with pytest.raises(UsageError, match=r"no config\.json"):

@@ -505,7 +505,7 @@ def test_redoing_a_stage_unfinishes_every_stage_made_from_it(scripted, micro_mod
     assert again.exit_code == 0
 
 
-def test_the_default_model_asks_countdown_in_its_own_range_unless_told_otherwise():
+def test_the_default_model_asks_countdown_in_its_own_range_unless_told_otherwise(fake_hub):
     """Numbers 1 to 20 for the default model; the task's range for any other; a flag wins."""
     from skillfactory.run_config import merge, resolve
 

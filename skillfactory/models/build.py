@@ -57,7 +57,7 @@ class ModelSize:
     drills: int = 0
     """Arithmetic drill conversations (several facts each) mixed into the corpus."""
     drill_shares: DrillShares = field(default_factory=DrillShares)
-    """Which kinds of step the drills draw (recipe 4: mostly second steps, the ones a judge redoes)."""
+    """Which kinds of step the drills draw (recipe 4: mostly the second steps a judge redoes)."""
     drills_first: int = 0
     """Drill conversations trained alone, before the mixed corpus (recipe 4: 100,000).
 

@@ -49,7 +49,11 @@ def resolve_model(spec: str) -> str:
 
 
 def check_model_spec(spec: str) -> None:
-    """Refuse a ``--model`` value that can never load, without building or loading anything."""
+    """Refuse a ``--model`` value that can never load, without building or loading anything.
+
+    A hub id costs one short metadata request (:mod:`skillfactory.models.hub`)
+    unless the model is cached.
+    """
     if spec in (DEFAULT_MODEL, REBUILT):
         _default_dir(spec)
         return
@@ -60,6 +64,9 @@ def check_model_spec(spec: str) -> None:
         check_causal_lm_dir(path)
         return
     if _HUB_ID.fullmatch(spec) and not spec.startswith((".", "~")):
+        from skillfactory.models.hub import check_hub_model
+
+        check_hub_model(spec)
         return
     raise UsageError(
         f"model {spec!r}: no such directory; use {', '.join(NAMED_MODELS)}, "
