@@ -148,15 +148,24 @@ def _listing_command(kind: Kind) -> click.Command:
 
     @click.command(
         name=kind.plural,
-        help=f"List the installed {kind.plural}, or only the NAMES given.",
+        help=(
+            f"List the installed {kind.plural}, or only those NAMES match: a {kind.name}'s "
+            f"name selects it, any other text every {kind.name} whose name contains it."
+        ),
     )
     @click.argument("names", nargs=-1)
     @click.option(
+        "--source",
+        metavar="PLUGIN",
+        default=None,
+        help=f"Only the {kind.plural} of one plugin (or distribution), as `plugins` names it.",
+    )
+    @click.option(
         "--json", "as_json", is_flag=True, help="Print JSON (documented in docs/plugins.md)."
     )
-    def listing(names: tuple[str, ...], as_json: bool) -> None:
+    def listing(names: tuple[str, ...], source: str | None, as_json: bool) -> None:
         registry = get_registry()
-        registrations = registry.select(kind.name, names) if names else registry.entries(kind.name)
+        registrations = registry.find(kind.name, names, source=source)
         if as_json:
             echo_json([registration.to_json() for registration in registrations])
         else:

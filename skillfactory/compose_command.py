@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from skillfactory.cli_types import WholeNumber
 from skillfactory.composer import ComposeSummary, check_skill_set, compose
 from skillfactory.errors import UsageError
 from skillfactory.registry import get_registry
@@ -62,8 +63,8 @@ def selected_skills(text: str) -> list[Skill]:
     default=None,
     help="The split to read when --input is a dataset saved with several splits.",
 )
-@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--traces-per-question", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-attempts", type=WholeNumber(min=1), default=5, show_default=True)
+@click.option("--traces-per-question", type=WholeNumber(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--input-format",

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from skillfactory.cli_types import WholeNumber
 from skillfactory.errors import UsageError
 from skillfactory.model_commands import model_option
 from skillfactory.task_commands import parse_options
@@ -66,13 +67,13 @@ def prepare_output(output_dir: Path) -> None:
               help="A named set of tasks and levels (default: quick).")  # fmt: skip
 @click.option("--task", default=None, help="One task instead of a suite.")
 @click.option("--difficulty", default=None, metavar="3,4,5", help="Levels of --task.")
-@click.option("--questions", type=click.IntRange(min=1), default=None,
+@click.option("--questions", type=WholeNumber(min=1), default=None,
               help="Held-out questions per level (default: the suite's).")  # fmt: skip
-@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--samples", type=WholeNumber(min=1), default=4, show_default=True,
               help="Responses per question (the paper: 4).")  # fmt: skip
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--max-new-tokens", type=WholeNumber(min=1), default=512, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True)
-@click.option("--budget-forcing", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--budget-forcing", type=WholeNumber(min=0), default=0, show_default=True,
               help="Re-open the thinking with <sample> up to N times.")  # fmt: skip
 @click.option("--budget-cap", type=click.Choice(["total", "each"]), default="total",
               show_default=True,

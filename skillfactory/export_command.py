@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from skillfactory.cli_types import WholeNumber
 from skillfactory.errors import UsageError
 from skillfactory.task_commands import parse_options
 
@@ -172,7 +173,7 @@ def export_run(
 )
 @click.option(
     "--questions",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=DEFAULT_QUESTIONS,
     show_default=True,
     help="RL questions to export, for exporters that take problems (verl).",

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from skillfactory.cli_types import WholeNumber
 from skillfactory.models.build import DEFAULT_SIZE, SIZES
 from skillfactory.models.resolve import DEFAULT_MODEL, NAMED_MODELS, REBUILT
 
@@ -45,7 +46,7 @@ def model_group() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write the model (default: the cache's directory that --model rebuilt names).",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=WholeNumber(min=0), default=0, show_default=True)
 @click.option(
     "--size",
     type=click.Choice(list(SIZES)),
@@ -123,7 +124,7 @@ def import_gguf_command(file: Path, output: Path | None) -> None:
 @model_option
 @click.option(
     "--problems",
-    type=click.IntRange(1, 400),
+    type=WholeNumber(1, 400),
     default=200,
     show_default=True,
     help="Held-out problems per task and difficulty.",
@@ -135,8 +136,8 @@ def import_gguf_command(file: Path, output: Path | None) -> None:
     show_default=True,
     help="0 is greedy decoding.",
 )
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=160, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--max-new-tokens", type=WholeNumber(min=1), default=160, show_default=True)
+@click.option("--batch-size", type=WholeNumber(min=1), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 def measure_command(

@@ -64,12 +64,18 @@ class Problem:
             "data": dict,
         }
         for key, kind in fields.items():
-            value = row.get(key)
+            if key not in row:
+                raise ValueError(f"field {key!r} is missing")
+            value = row[key]
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"field {key!r} must be {kind.__name__}, got {value!r:.40}")
+                raise ValueError(f"field {key!r} must be {JSON_KINDS[kind]}, got {value!r:.40}")
         return cls(
             row["id"], row["task"], row["difficulty"], row["question"], row["answer"], row["data"]
         )
+
+
+JSON_KINDS: dict[type, str] = {str: "a string", int: "an integer", dict: "an object"}
+"""How a refusal names the JSON kind a field must hold."""
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,42 @@ class Registry:
         """The registrations of several names, in the order given, each once."""
         return [self.get(kind, name) for name in dict.fromkeys(names)]
 
+    def find(
+        self, kind: str, terms: Iterable[str] = (), *, source: str | None = None
+    ) -> list[Registration]:
+        """What a listing shows: the registrations that match ``terms`` and ``source``.
+
+        A term that is a registered name selects that name alone; any other term
+        selects every name that contains it (ignoring case), so ``count`` finds the
+        counting tasks among a hundred. ``source`` keeps the names of one plugin (its
+        entry-point name) or one distribution. A term that matches nothing is an
+        unknown name, refused with the closest ones.
+        """
+        entries = self.entries(kind)
+        if source is not None:
+            entries = [entry for entry in entries if source in (entry.plugin, entry.distribution)]
+            if not entries:
+                sources = sorted({entry.plugin for entry in self.entries(kind)})
+                raise UsageError(
+                    f"no {kind}s come from {source!r}; their plugins: "
+                    + (", ".join(sources) if sources else "none are installed")
+                )
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return entries
+        found: dict[str, Registration] = {}
+        for term in terms:
+            matched = [entry for entry in entries if entry.name == term] or [
+                entry for entry in entries if term.casefold() in entry.name.casefold()
+            ]
+            if not matched:
+                if source is None:
+                    self.get(kind, term)  # raises, naming the closest names
+                raise UsageError(f"no {kind} from {source!r} has {term!r} in its name")
+            for entry in matched:
+                found.setdefault(entry.name, entry)
+        return list(found.values())
+
     @property
     def failed(self) -> list[PluginRecord]:
         return [record for record in self.plugins if not record.ok]

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, TextIO
 
 import click
 
+from skillfactory.cli_types import WholeNumber
 from skillfactory.errors import UsageError
 from skillfactory.jsonl import dumps, output_stream, read_rows
 from skillfactory.records import Problem
@@ -63,7 +64,7 @@ def _task(name: str, options: dict[str, Any]) -> Task:
 
 @click.command()
 @click.argument("task_name", metavar="TASK")
-@click.option("--count", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--count", "-n", type=WholeNumber(min=1), default=10, show_default=True)
 @click.option("--difficulty", "-d", type=int, default=None, help="[default: the task's default]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--variant", default=None, help="Prompt variant [default: the task's first].")
@@ -141,9 +142,11 @@ def _parse_row(task: Task, row: dict[str, Any]) -> tuple[Problem, str] | str:
         return str(error)
     if problem.task != task.name:
         return f"the problem belongs to task {problem.task!r}, not {task.name!r}"
-    completion = row.get("completion")
+    if "completion" not in row:
+        return "field 'completion' is missing"
+    completion = row["completion"]
     if not isinstance(completion, str):
-        return f"field 'completion' must be str, got {completion!r:.40}"
+        return f"field 'completion' must be a string, got {completion!r:.40}"
     return problem, completion
 
 

@@ -318,3 +318,39 @@ def test_the_plugin_table_stays_readable_at_80_columns_and_names_problems_whole(
     rows = {row[0].split("│")[1].strip(): row for row in _rows(table)}
     assert len(rows["broken"]) == 1 and "failed" in rows["broken"][0]
     assert f"  broken: import failed: ImportError: {message}\n" in problems
+
+
+def test_a_number_that_is_not_one_says_what_is_wanted(runner):
+    result = runner.invoke(cli, ["problems", "countdown", "--count", "abc"])
+    assert_one_line_error(result, 2, "'abc' is not a valid whole number")
+    assert "integer range" not in result.stderr
+
+
+def test_a_listing_filters_by_text_and_by_plugin(runner):
+    def names(*arguments: str) -> list[str]:
+        result = runner.invoke(cli, ["tasks", *arguments, "--json"])
+        assert result.exit_code == 0, result.output
+        return [row["name"] for row in json.loads(result.stdout)]
+
+    counting = names("count")
+    assert {"countdown", "letter_countdown"} <= set(counting)
+    assert all("count" in name.casefold() for name in counting)
+    assert names("countdown") == ["countdown"], "a task's own name selects it alone"
+    either = names("COUNTDOWN", "acro", "count")
+    assert {"countdown", "letter_countdown", "acronym"} <= set(either), "case is ignored"
+    assert len(either) == len(set(either)), "a task two terms match is listed once"
+    assert names("--source", "countdown") == ["countdown"]
+    assert "long_multiplication" in names("--source", "skillfactory", "multiplication")
+    assert names("--source", "long_multiplication", "multi") == ["long_multiplication"]
+
+
+def test_a_listing_filter_that_matches_nothing_is_one_line(runner):
+    assert_one_line_error(
+        runner.invoke(cli, ["tasks", "--source", "nope"]), 2, "no tasks come from 'nope'"
+    )
+    assert_one_line_error(
+        runner.invoke(cli, ["tasks", "--source", "countdown", "acronym"]),
+        2,
+        "no task from 'countdown' has 'acronym' in its name",
+    )
+    assert_one_line_error(runner.invoke(cli, ["skills", "zzzq"]), 2, "unknown skill 'zzzq'")

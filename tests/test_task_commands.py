@@ -167,6 +167,8 @@ def test_score_reports_malformed_lines_by_number_and_keeps_the_rest(runner, tmp_
     good = scored_input(runner, ["<answer>1</answer>", "<answer>2</answer>"]).splitlines()
     wrong_task = json.loads(good[0]) | {"task": "countdown"}
     no_completion = {k: v for k, v in json.loads(good[0]).items() if k != "completion"}
+    no_task = {k: v for k, v in json.loads(good[0]).items() if k != "task"}
+    numeric_completion = json.loads(good[0]) | {"completion": 7}
     source = tmp_path / "completions.jsonl"
     source.write_text(
         "\n".join(
@@ -177,6 +179,8 @@ def test_score_reports_malformed_lines_by_number_and_keeps_the_rest(runner, tmp_
                 json.dumps(wrong_task),
                 "[1, 2]",
                 json.dumps(no_completion),
+                json.dumps(no_task),
+                json.dumps(numeric_completion),
                 good[1],
             ]
         )
@@ -192,7 +196,9 @@ def test_score_reports_malformed_lines_by_number_and_keeps_the_rest(runner, tmp_
         "at column 2)",
         "Error: line 4: the problem belongs to task 'countdown', not 'repeat'",
         "Error: line 5: expected a JSON object, got list",
-        "Error: line 6: field 'completion' must be str, got None (4 malformed lines)",
+        "Error: line 6: field 'completion' is missing",
+        "Error: line 7: field 'task' is missing",
+        "Error: line 8: field 'completion' must be a string, got 7 (6 malformed lines)",
     ]
     assert len(lines(output.read_text())) == 2
 
