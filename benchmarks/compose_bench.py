@@ -10,11 +10,16 @@ temporary folder; generating it is not timed. Then, each in a fresh process of i
 own so that peak memory is that run's alone, it times:
 
 * **ours**: ``read_questions`` → ``compose`` with ``verify,retry`` → ``write_traces``,
-  exactly what ``skillfactory compose --skills verify,retry`` does;
+  exactly what ``skillfactory compose --skills verify,retry --all-lengths`` does;
 * **pandas**: the straightforward way, like the authors' script: load the dataset
   into pandas, parse every reflection's verdict in a Python loop with ``re``, keep
   the agreeing ones, group by question, compose the same verify+retry traces in
   Python and save them the same two ways.
+
+Both make the same work: by default one trace per number of attempts (1 to 5) for
+every question that allows it, as the authors' script does (``--traces one``: one
+trace per question, of a random length). The headline is the ratio at equal work,
+printed only after checking that both wrote the same number of traces.
 
 It prints attempts per second, wall time, peak RSS and the ratio, as medians over
 ``--rounds`` alternating rounds (the machine is shared; single runs are noisy).
@@ -157,7 +162,7 @@ def generate(directory: Path, questions: int, schema: str, seed: int = 0) -> int
 # --- The two pipelines, each run in a child process ----------------------------------------
 
 
-def run_ours(data: Path, output: Path, schema: str) -> dict[str, float]:
+def run_ours(data: Path, output: Path, schema: str, all_lengths: bool) -> dict[str, float]:
     """``skillfactory compose --skills verify,retry``, stage by stage."""
     started = time.perf_counter()
     from skillfactory.compose_command import selected_skills
@@ -170,7 +175,9 @@ def run_ours(data: Path, output: Path, schema: str) -> dict[str, float]:
     imported = time.perf_counter()
     questions, summary = read_questions(data, input_format=schema, seed=0)
     read = time.perf_counter()
-    traces, _ = compose(questions, skills, ComposeSettings(), seed=0, traces_per_question=1)
+    traces, _ = compose(
+        questions, skills, ComposeSettings(), seed=0, traces_per_question=1, all_lengths=all_lengths
+    )
     composed = time.perf_counter()
     write_traces(traces, output)
     written = time.perf_counter()
@@ -185,7 +192,7 @@ def run_ours(data: Path, output: Path, schema: str) -> dict[str, float]:
     }
 
 
-def run_read_only(data: Path, output: Path, schema: str) -> dict[str, float]:
+def run_read_only(data: Path, output: Path, schema: str, all_lengths: bool) -> dict[str, float]:
     """Reading alone, so that its peak memory is its own."""
     started = time.perf_counter()
     from skillfactory.trace_inputs import read_questions
@@ -202,7 +209,7 @@ def run_read_only(data: Path, output: Path, schema: str) -> dict[str, float]:
     }
 
 
-def run_pandas(data: Path, output: Path, schema: str) -> dict[str, float]:
+def run_pandas(data: Path, output: Path, schema: str, all_lengths: bool) -> dict[str, float]:
     """The straightforward implementation: pandas rows, a Python loop, Python composition."""
     started = time.perf_counter()
     import re
@@ -259,29 +266,31 @@ def run_pandas(data: Path, output: Path, schema: str) -> dict[str, float]:
         right = [attempt for attempt in pool if attempt[2]]
         if not right:
             continue
-        length = rng.randint(1, min(5, len(pool)))
-        last = rng.choice(right)
-        shown = [*rng.sample([a for a in pool if a is not last], length - 1), last]
-        parts = ["<think>"]
-        for position, (text, _, correct, reflection) in enumerate(shown):
-            parts.append(f"<sample>\n{text.strip()}\n</sample>")
-            parts.append(f"<reflect>\n{reflection.strip()}\n</reflect>")
-            if position < len(shown) - 1:
-                parts.append(rng.choice(glue_right if correct else glue_wrong))
-        parts += ["</think>", "So my final answer is:", f"<answer>\n{last[1]}\n</answer>"]
-        rows.append(
-            {
-                "question_id": str(group["question_id"].iloc[0]),
-                "messages": [
-                    {"role": "user", "content": group["question"].iloc[0]},
-                    {"role": "assistant", "content": "\n".join(parts)},
-                ],
-                "format": f"{length}C",
-                "skills": ["retry", "verify"],
-                "attempts": length,
-                "reflections": length,
-            }
-        )
+        limit = min(5, len(pool))
+        lengths = range(1, limit + 1) if all_lengths else (rng.randint(1, limit),)
+        for length in lengths:
+            last = rng.choice(right)
+            shown = [*rng.sample([a for a in pool if a is not last], length - 1), last]
+            parts = ["<think>"]
+            for position, (text, _, correct, reflection) in enumerate(shown):
+                parts.append(f"<sample>\n{text.strip()}\n</sample>")
+                parts.append(f"<reflect>\n{reflection.strip()}\n</reflect>")
+                if position < len(shown) - 1:
+                    parts.append(rng.choice(glue_right if correct else glue_wrong))
+            parts += ["</think>", "So my final answer is:", f"<answer>\n{last[1]}\n</answer>"]
+            rows.append(
+                {
+                    "question_id": str(group["question_id"].iloc[0]),
+                    "messages": [
+                        {"role": "user", "content": group["question"].iloc[0]},
+                        {"role": "assistant", "content": "\n".join(parts)},
+                    ],
+                    "format": f"{length}C",
+                    "skills": ["retry", "verify"],
+                    "attempts": length,
+                    "reflections": length,
+                }
+            )
     composed = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     datasets.disable_progress_bars()
@@ -306,8 +315,8 @@ def run_pandas(data: Path, output: Path, schema: str) -> dict[str, float]:
 PIPELINES = {"ours": run_ours, "read": run_read_only, "pandas": run_pandas}
 
 
-def child(pipeline: str, data: Path, output: Path, schema: str) -> None:
-    result = PIPELINES[pipeline](data, output, schema)
+def child(pipeline: str, data: Path, output: Path, schema: str, all_lengths: bool) -> None:
+    result = PIPELINES[pipeline](data, output, schema, all_lengths)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
@@ -327,10 +336,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(pipeline: str, data: Path, output: Path, schema: str) -> dict[str, float]:
+def measure(pipeline: str, data: Path, output: Path, schema: str, traces: str) -> dict[str, float]:
     """One run in a fresh interpreter; its peak memory is its own."""
     command = [sys.executable, __file__, "--child", pipeline, "--data", str(data)]
-    command += ["--output", str(output), "--schema", schema]
+    command += ["--output", str(output), "--schema", schema, "--traces", traces]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
@@ -345,13 +354,19 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=4000)
     parser.add_argument("--schema", choices=("authors", "skillfactory"), default="authors")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--traces",
+        choices=("all-lengths", "one"),
+        default="all-lengths",
+        help="one trace per length 1-5 per question (the authors' output), or one per question",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="time ours only")
     parser.add_argument("--child", choices=sorted(PIPELINES), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.data, args.output, args.schema)
+        child(args.child, args.data, args.output, args.schema, args.traces == "all-lengths")
         return
 
     with tempfile.TemporaryDirectory(prefix="compose-bench-") as folder:
@@ -362,14 +377,15 @@ def main() -> None:
         print(
             f"input: {args.questions} questions, {rows} attempts, "
             f"{rows * REFLECTIONS_PER_ATTEMPT} reflections, {args.schema} schema, "
-            f"{size:.0f} MB on disk (generated in {time.perf_counter() - started:.0f} s)"
+            f"{size:.0f} MB on disk (generated in {time.perf_counter() - started:.0f} s); "
+            f"traces: {args.traces}"
         )
         pipelines = ["read", "ours"] + ([] if args.no_baseline else ["pandas"])
         results: dict[str, list[dict[str, float]]] = {name: [] for name in pipelines}
         for round_number in range(args.rounds):
             for name in pipelines:
                 output = Path(folder) / f"{name}-{round_number}"
-                results[name].append(measure(name, data, output, args.schema))
+                results[name].append(measure(name, data, output, args.schema, args.traces))
         _report(results, rows)
 
 
@@ -397,11 +413,17 @@ def _report(results: dict[str, list[dict[str, float]]], rows: int) -> None:
             f"    stages: {stages}"
         )
     if "pandas" in medians:
-        ratio = medians["pandas"]["pipeline_s"] / medians["ours"]["pipeline_s"]
-        memory = medians["pandas"]["peak_rss_mb"] / medians["ours"]["peak_rss_mb"]
+        ours, theirs = medians["ours"], medians["pandas"]
+        if ours["traces"] != theirs["traces"]:
+            raise SystemExit(
+                f"unequal work: ours wrote {ours['traces']:.0f} traces, "
+                f"the baseline {theirs['traces']:.0f}; no ratio"
+            )
+        ratio = theirs["pipeline_s"] / ours["pipeline_s"]
+        memory = theirs["peak_rss_mb"] / ours["peak_rss_mb"]
         print(
-            f"ratio: the pandas baseline takes {ratio:.1f}x as long as ours, "
-            f"with {memory:.1f}x our peak memory"
+            f"equal work ({ours['traces']:.0f} traces each): the pandas baseline takes "
+            f"{ratio:.1f}x as long as ours, with {memory:.1f}x our peak memory"
         )
     print(f"machine: {os.cpu_count()} cores; medians of {len(next(iter(results.values())))} runs")
 
