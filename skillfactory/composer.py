@@ -140,7 +140,11 @@ def compose(
     names = tuple(skill.name for skill in ordered)
     needs_reflections = settings.reflections and any(s.needs_reflections for s in ordered)
     phrases = _merge_phrases(ordered)
-    lengths = range(1, settings.max_attempts + 1) if all_lengths else (None,)
+    per_length = (
+        [replace(settings, length=length) for length in range(1, settings.max_attempts + 1)]
+        if all_lengths
+        else [settings]
+    )
     summary = ComposeSummary()
     traces: list[Trace] = []
     for done, question in enumerate(questions, start=1):
@@ -151,8 +155,7 @@ def compose(
             pool = tuple(attempt for attempt in pool if attempt.reflection is not None)
         view = replace(question, attempts=pool)
         made = 0
-        for length in lengths:
-            run_settings = settings if length is None else replace(settings, length=length)
+        for run_settings in per_length:
             made += _compose_question(
                 view,
                 ordered,

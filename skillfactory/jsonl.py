@@ -35,7 +35,12 @@ def dumps(row: Any) -> str:
     escaped as JSON writes them, so that the line is valid UTF-8 and reads back
     to the same strings.
     """
-    return escape_lone_surrogates(json.dumps(row, ensure_ascii=False))
+    text = json.dumps(row, ensure_ascii=False)
+    try:
+        text.encode("utf-8")  # a copy at C speed, five times faster than the search
+    except UnicodeEncodeError:  # only a surrogate fails
+        return escape_lone_surrogates(text)
+    return text
 
 
 def escape_lone_surrogates(text: str) -> str:

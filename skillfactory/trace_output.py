@@ -8,53 +8,138 @@ and moved into place at the end, so a failed run never leaves half a dataset.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from skillfactory.composer import Trace
 from skillfactory.jsonl import dumps, output_stream
+from skillfactory.saved_dataset import (
+    BATCH_CHARACTERS,
+    BATCH_ROWS,
+    int32_array,
+    list_array,
+    save_table,
+    string_array,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DATASET_DIR = "traces"
 JSONL_FILE = "traces.jsonl"
 
 
-def trace_features():  # -> datasets.Features, imported lazily
-    """The dataset's columns; stated, so that an empty result still has them."""
-    from datasets import Features, Value
+def _value(dtype: str) -> dict[str, str]:
+    return {"dtype": dtype, "_type": "Value"}
 
-    message = {"role": Value("string"), "content": Value("string")}
-    return Features(
-        {
-            "question_id": Value("string"),
-            "messages": [message],
-            "format": Value("string"),
-            "skills": [Value("string")],
-            "attempts": Value("int32"),
-            "reflections": Value("int32"),
-        }
+
+TRACE_FEATURES: dict[str, Any] = {
+    "question_id": _value("string"),
+    "messages": {
+        "feature": {"role": _value("string"), "content": _value("string")},
+        "_type": "List",
+    },
+    "format": _value("string"),
+    "skills": {"feature": _value("string"), "_type": "List"},
+    "attempts": _value("int32"),
+    "reflections": _value("int32"),
+}
+"""The dataset's columns in ``datasets``' dictionary form; stated, so an empty result has them."""
+
+
+def trace_schema() -> pa.Schema:
+    """The Arrow schema of :data:`TRACE_FEATURES`."""
+    import pyarrow as pa
+
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    return pa.schema(
+        [
+            ("question_id", pa.string()),
+            ("messages", pa.list_(message)),
+            ("format", pa.string()),
+            ("skills", pa.list_(pa.string())),
+            ("attempts", pa.int32()),
+            ("reflections", pa.int32()),
+        ]
     )
 
 
-def write_traces(traces: Sequence[Trace], output_dir: Path) -> tuple[Path, Path]:
-    """Save ``traces`` under ``output_dir``; returns the dataset directory and the JSONL file."""
-    from datasets import Dataset
+def trace_table(traces: Sequence[Trace]) -> pa.Table:
+    """The traces as an Arrow table of :func:`trace_schema`, in record batches."""
+    import pyarrow as pa
 
+    schema = trace_schema()
+    return pa.Table.from_batches([_batch(part, schema) for part in _parts(traces)], schema=schema)
+
+
+def _parts(traces: Sequence[Trace]) -> Iterator[Sequence[Trace]]:
+    """Runs of at most ``BATCH_ROWS`` traces and about ``BATCH_CHARACTERS`` of text."""
+    start, held = 0, 0
+    for end, trace in enumerate(traces):
+        size = sum(len(message["content"]) for message in trace.messages)
+        if end > start and (end - start == BATCH_ROWS or held + size > BATCH_CHARACTERS):
+            yield traces[start:end]
+            start, held = end, 0
+        held += size
+    if start < len(traces):
+        yield traces[start:]
+
+
+def _batch(traces: Sequence[Trace], schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    messages = [message for trace in traces for message in trace.messages]
+    message_array = pa.StructArray.from_arrays(
+        [
+            string_array([message["role"] for message in messages]),
+            string_array([message["content"] for message in messages]),
+        ],
+        names=["role", "content"],
+    )
+    columns = [
+        string_array([trace.question_id for trace in traces]),
+        list_array([len(trace.messages) for trace in traces], message_array),
+        string_array([trace.format for trace in traces]),
+        list_array(
+            [len(trace.skills) for trace in traces],
+            string_array([skill for trace in traces for skill in trace.skills]),
+        ),
+        int32_array([trace.attempts for trace in traces]),
+        int32_array([trace.reflections for trace in traces]),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def trace_features():  # -> datasets.Features, imported lazily
+    """:data:`TRACE_FEATURES` as ``datasets.Features``, for code that builds a ``Dataset``."""
+    from datasets import Features
+
+    return Features.from_dict(TRACE_FEATURES)
+
+
+def write_traces(traces: Sequence[Trace], output_dir: Path) -> tuple[Path, Path]:
+    """Save ``traces`` under ``output_dir``; returns the dataset directory and the JSONL file.
+
+    The dataset is written with pyarrow (:mod:`skillfactory.saved_dataset`), without
+    importing ``datasets``; its fingerprint is the JSONL's digest, so equal traces
+    give an equal directory.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    rows = [trace.to_json() for trace in traces]
-    features = trace_features()
-    columns = {name: [row[name] for row in rows] for name in features}
-    dataset = Dataset.from_dict(columns, features=features)
+    lines = [dumps(trace.to_json()) + "\n" for trace in traces]
+    table = trace_table(traces)
+    digest = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()[:16]
     final = output_dir / DATASET_DIR
     staging = output_dir / f".{DATASET_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    save_quietly(dataset, staging)
+    save_table(table, TRACE_FEATURES, staging, fingerprint=digest)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     jsonl = output_dir / JSONL_FILE
     with output_stream(jsonl) as stream:
-        for row in rows:
-            stream.write(dumps(row) + "\n")
+        stream.writelines(lines)
     return final, jsonl
 
 
