@@ -74,7 +74,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 CLOSED_HUB = "http://127.0.0.1:9"
 """A hub endpoint nothing listens on (the discard port): connections are refused at once."""
 
-HUB_MODELS = ("someorg/some-model", "Qwen/Qwen2.5-1.5B-Instruct")
+HUB_MODELS = ("someorg/some-model", "Qwen/Qwen2.5-1.5B-Instruct", "example-org/tiny-chat-model")
 
 
 class _FakeHubHandler(BaseHTTPRequestHandler):

@@ -95,8 +95,8 @@ class FakeLLM:
 
 
 @pytest.fixture
-def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    """``import vllm`` gives a recording stand-in for this test."""
+def fake_vllm(monkeypatch: pytest.MonkeyPatch, fake_hub: str) -> Iterator[types.ModuleType]:
+    """``import vllm`` gives a recording stand-in for this test (and the hub knows MODEL)."""
     fake = types.ModuleType("vllm")
     fake.LLM = FakeLLM  # type: ignore[attr-defined]
     fake.SamplingParams = FakeSamplingParams  # type: ignore[attr-defined]
