@@ -14,7 +14,12 @@ It writes four files into the output directory:
   :class:`skillfactory.scoring.Verifier`, the code that judged every sample of the run, so
   the RL reward is exactly the verifier's score. It never evaluates model output.
 - ``run_grpo.sh``: an example ``verl.trainer.main_ppo`` launch with the paper's GRPO
-  settings (§5), written for verl v0.7.0's option names.
+  settings (§5), its prompt and response lengths within the model's positions. Before verl
+  starts, it checks that its Python can import skillfactory and the tasks, which the reward
+  needs, and says so in one line if not.
+
+The script is written for verl 0.9.1, the release it was checked against; ``engine_version``
+0.7.0 writes the previous layout, where the reward function was a top-level setting.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +47,16 @@ DEFAULT_TEST_SHARE = 0.1
 MAX_DEFAULT_TEST = 256
 """The default test split never exceeds this many problems."""
 
-VERL_VERSION = "0.7.0"
-"""The verl release whose option names ``run_grpo.sh`` follows."""
+VERL_VERSION = "0.9.1"
+"""The verl release ``run_grpo.sh`` is written for by default: the one it was checked against."""
+
+REWARD_SETTINGS = {"0.9.1": "reward.custom_reward_function", "0.7.0": "custom_reward_function"}
+"""Where each verl release the export writes for reads the custom reward function. verl 0.9.1
+still accepts the top-level setting, as a legacy key, but its ``main_ppo`` never reads it: the
+run would fail at the first reward."""
+
+PROMPT_LENGTH = 1024
+"""``data.max_prompt_length`` where the model has room: far more than any task's prompt."""
 
 PAPER_GRPO = {
     "lr": "1e-6",
@@ -111,9 +124,10 @@ def split_key(problem_id: str) -> str:
 class VerlExport(Trainer):
     """Writes problems as verl train/test parquet files, a reward module and a GRPO script.
 
-    Options: ``task_options`` (the task's options, as the run used them; default none) and
+    Options: ``task_options`` (the task's options, as the run used them; default none),
     ``test_size`` (problems held out for validation: a count, or a share below 1; default
-    10% capped at 256).
+    10% capped at 256) and ``engine_version`` (the verl release to write for: 0.9.1, the
+    default, or 0.7.0).
     """
 
     name = "verl"
@@ -126,6 +140,7 @@ class VerlExport(Trainer):
         *,
         task_options: Mapping[str, Any] | None = None,
         test_size: int | float | None = None,
+        engine_version: str = VERL_VERSION,
     ) -> None:
         if task_options is None:
             task_options = {}
@@ -143,9 +158,11 @@ class VerlExport(Trainer):
                 raise UsageError(f"verl: test_size must be 0 or more, got {test_size}")
         self.task_options = dict(task_options)
         self.test_size = test_size
+        self.engine_version = verl_release(engine_version)
         self._tasks: dict[str, Any] = {}
 
     def train(self, model: str, dataset: Dataset, output_dir: Path) -> Path:
+        from skillfactory.export_command import model_facts
         from skillfactory.pipeline.problems import row_problem
 
         problems = _unique([row_problem(row) for row in dataset])
@@ -164,7 +181,9 @@ class VerlExport(Trainer):
             _write_parquet(rows, output_dir / file_name)
         _write_text(output_dir / REWARD_FILE, REWARD_MODULE)
         script = output_dir / SCRIPT_FILE
-        _write_text(script, self.script_text(model, len(splits["train"])))
+        tasks = sorted({problem.task for problem in problems})
+        positions = model_facts(model).positions
+        _write_text(script, self.script_text(model, len(splits["train"]), tasks, positions))
         script.chmod(0o755)
         return output_dir
 
@@ -200,22 +219,37 @@ class VerlExport(Trainer):
             },
         }
 
-    def script_text(self, model: str, train_rows: int) -> str:
-        """The example launch script, with the paper's GRPO settings."""
+    def script_text(
+        self,
+        model: str,
+        train_rows: int,
+        tasks: Sequence[str],
+        positions: int | None = None,
+    ) -> str:
+        """The example launch script, with the paper's GRPO settings.
+
+        ``tasks`` are the tasks the reward must build (the script checks for them first);
+        ``positions`` is the model's ``max_position_embeddings``, where known.
+        """
         g = PAPER_GRPO
         steps_per_epoch = train_rows // g["train_batch_size"]
+        prompt_length, response_length = sequence_lengths(positions)
+        release = self.engine_version
+        reward = REWARD_SETTINGS[release]
         return f"""\
 #!/usr/bin/env bash
 # GRPO with verl on the questions exported here, with the paper's RL settings (§5):
 # GRPO advantages, no KL (neither a KL loss nor a KL penalty in the reward), learning rate
 # 1e-6, {g["train_batch_size"]} prompts per step in mini-batches of {g["ppo_mini_batch_size"]}, \
 {g["rollouts"]} rollouts per prompt,
-# {g["total_training_steps"]} steps, responses of up to {g["max_response_length"]} tokens, \
-{g["n_gpus_per_node"]} GPUs.
+# {g["total_training_steps"]} steps, {g["n_gpus_per_node"]} GPUs.
+# Written for verl {release} (pip install verl=={release}); option names follow its
+# ppo_trainer.yaml, and the reward function is set in {reward}.
+# For another verl release, export again with --engine-version.
 # The reward is skillfactory_reward.py: the task's own verifier, 1 for a correct final
 # answer and 0 otherwise. It imports skillfactory, so install it (and any task plugin) in the
-# environment verl runs in.
-# Option names follow verl v{VERL_VERSION} (verl/trainer/config/ppo_trainer.yaml).
+# Python verl runs in, on every node; the script checks this Python before verl starts.
+# Lengths: {_lengths_note(positions, prompt_length, response_length)}
 # {train_rows} training questions make {steps_per_epoch} steps per epoch (verl drops the last \
 partial batch);
 # total_training_steps stops the run at {g["total_training_steps"]} steps whatever the epochs.
@@ -227,14 +261,18 @@ HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 DEFAULT_MODEL={shlex.quote(model)}
 MODEL="${{MODEL:-$DEFAULT_MODEL}}"
 
+# First, in one line each: can this Python import skillfactory and the tasks, is verl here?
+python3 - {shlex.quote(release)} {" ".join(map(shlex.quote, tasks))} <<'CHECK'
+{PREFLIGHT}CHECK
+
 python3 -m verl.trainer.main_ppo \\
     algorithm.adv_estimator=grpo \\
     algorithm.use_kl_in_reward=False \\
     data.train_files="$HERE/{TRAIN_FILE}" \\
     data.val_files="$HERE/{TEST_FILE}" \\
     data.train_batch_size={g["train_batch_size"]} \\
-    data.max_prompt_length=1024 \\
-    data.max_response_length={g["max_response_length"]} \\
+    data.max_prompt_length={prompt_length} \\
+    data.max_response_length={response_length} \\
     data.filter_overlong_prompts=True \\
     data.truncation=error \\
     actor_rollout_ref.model.path="$MODEL" \\
@@ -250,8 +288,8 @@ python3 -m verl.trainer.main_ppo \\
     actor_rollout_ref.rollout.tensor_model_parallel_size=1 \\
     actor_rollout_ref.rollout.gpu_memory_utilization=0.6 \\
     actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=8 \\
-    custom_reward_function.path="$HERE/{REWARD_FILE}" \\
-    custom_reward_function.name=compute_score \\
+    {reward}.path="$HERE/{REWARD_FILE}" \\
+    {reward}.name=compute_score \\
     trainer.critic_warmup=0 \\
     trainer.n_gpus_per_node={g["n_gpus_per_node"]} \\
     trainer.nnodes=1 \\
@@ -266,11 +304,99 @@ python3 -m verl.trainer.main_ppo \\
 """
 
 
+def verl_release(version: object) -> str:
+    """The verl release to write for: 0.9.1 or 0.7.0 (or their series, 0.9 and 0.7).
+
+    Any other is refused rather than guessed at: verl moves settings between releases, and
+    a setting it no longer reads is dropped without a word.
+    """
+    text = version if isinstance(version, str) else str(version)  # --option reads 0.9 as a number
+    series = {release.rsplit(".", 1)[0]: release for release in REWARD_SETTINGS}
+    release = text if text in REWARD_SETTINGS else series.get(text)
+    if release is None:
+        known = " or ".join(REWARD_SETTINGS)
+        raise UsageError(
+            f"verl: engine_version {text!r} is not one the export writes for; use {known} "
+            f"({VERL_VERSION}, the default, is the release it was checked against)"
+        )
+    return release
+
+
+def sequence_lengths(positions: int | None) -> tuple[int, int]:
+    """``data.max_prompt_length`` and ``data.max_response_length`` for a model of ``positions``.
+
+    The paper's responses of up to 4,096 tokens after prompts of up to 1,024 where the model
+    has room (or where its positions are unknown). Otherwise a quarter of its positions for
+    the prompt, which is still far more than the tasks' prompts, and the rest for the
+    response: verl's vLLM rollout refuses a prompt and response longer than the model's
+    positions.
+    """
+    prompt, response = PROMPT_LENGTH, PAPER_GRPO["max_response_length"]
+    if positions is None or prompt + response <= positions:
+        return prompt, response
+    prompt = min(prompt, positions // 4)
+    return prompt, positions - prompt
+
+
+def _lengths_note(positions: int | None, prompt: int, response: int) -> str:
+    """Where the prompt and response lengths come from, as two comment lines."""
+    lengths = f"prompts of up to {prompt} tokens, responses of up to {response}"
+    if positions is None:
+        return (
+            f"{lengths}: the paper's.\n"
+            f"# Not checked against the model's positions: its config.json was not at hand."
+        )
+    if (prompt, response) == sequence_lengths(None):
+        return f"{lengths}: the paper's,\n# within the model's {positions} positions."
+    return f"{lengths}: the paper's 1024 and\n# 4096, cut to fit the model's {positions} positions."
+
+
+PREFLIGHT = """\
+import importlib.util
+import sys
+from importlib import metadata
+
+target, tasks = sys.argv[1], sys.argv[2:]
+try:
+    from skillfactory.registry import get_registry
+except ImportError:
+    sys.exit(
+        f"run_grpo.sh: {sys.executable} cannot import skillfactory, which the reward needs; "
+        "install SkillFactory in the Python verl runs in"
+    )
+for task in tasks:
+    try:
+        get_registry().get("task", task)
+    except Exception:
+        sys.exit(
+            f"run_grpo.sh: task {task!r} is not installed for {sys.executable}, so every "
+            "response would score 0; install its plugin in the Python verl runs in"
+        )
+try:
+    found = metadata.version("verl")
+except metadata.PackageNotFoundError:
+    if importlib.util.find_spec("verl") is None:
+        sys.exit(
+            f"run_grpo.sh: verl is not installed for {sys.executable}; pip install verl=={target}"
+        )
+else:
+    if found != target:
+        print(
+            f"run_grpo.sh: written for verl {target}, but this Python has verl {found}; "
+            "if verl refuses a setting, export again with --engine-version",
+            file=sys.stderr,
+        )
+"""
+"""What ``run_grpo.sh`` runs before verl: the reward's imports, one line if they fail, and a
+one-line warning when the installed verl is not the release the script was written for."""
+
+
 REWARD_MODULE = '''\
 """SkillFactory's reward for verl: the task's own verifier, exactly as it judged the samples.
 
-Written by `skillfactory export verl`. verl loads this file through
-``custom_reward_function.path`` and calls ``compute_score`` for every response. The ground
+Written by `skillfactory export verl`. verl loads this file through the
+``custom_reward_function`` settings in run_grpo.sh (``reward.custom_reward_function.path``
+in verl 0.9.1, top-level in 0.7.0) and calls ``compute_score`` for every response. The ground
 truth is a problem as JSON text (``Problem.to_json`` plus ``task_options``); the task is
 rebuilt from the installed plugins, the final answer is extracted with the task's
 ``extract_answer`` and scored by ``skillfactory.scoring.Verifier`` (in worker processes for

@@ -5,6 +5,11 @@ it is given: ``"traces"``, the run's ``traces/`` dataset (for SFT engines), or
 ``"problems"``, fresh RL questions of the run's task and difficulty that leave out every
 evaluation question (for RL engines, which prompt with the task and reward with its
 verifier). See docs/exports.md.
+
+An exporter writes for one release of its engine by default, the one its files were
+checked against; one that can write for others takes an ``engine_version`` option
+(``--engine-version``). Settings that depend on the model, such as its chat template and
+how many positions it has, come from :func:`model_facts`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,96 @@ STAGES_FILE = "stages.json"
 TRACES_DIR = "traces"
 DEFAULT_QUESTIONS = 1000
 """RL questions exported for ``"problems"`` exporters: the paper's RL set was 1,000."""
+ENGINE_VERSION = "engine_version"
+"""The exporter option that ``--engine-version`` sets."""
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What an export knows of the model its example config trains, read without loading it.
+
+    Engines fail late, on a cluster, when a config asks more of a model than it has (more
+    positions than it was built with, another chat format than its own), so an export
+    derives those settings from the model where it can. A field is None where the model's
+    files are not on this machine (a hub id) or do not say.
+    """
+
+    name: str
+    model_type: str | None = None
+    positions: int | None = None
+    """``max_position_embeddings`` in the model's config.json: the longest sequence it takes."""
+    chat_template: str | None = None
+
+
+def model_facts(model: str) -> ModelFacts:
+    """The facts of ``model``, named as ``--model`` names it; never downloads or loads it.
+
+    The named models speak the project's ChatML template even before their files exist
+    (``rebuilt`` before a build, ``smollm2`` before its fetch): the build and the import
+    write that template.
+    """
+    from skillfactory.models.resolve import NAMED_MODELS
+
+    directory = _model_directory(model)
+    if directory is None:
+        return ModelFacts(model)
+    config = _json_object(directory / "config.json")
+    model_type = config.get("model_type")
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, bool) or not isinstance(positions, int) or positions <= 0:
+        positions = None
+    chat_template = _chat_template(directory)
+    if chat_template is None and model in NAMED_MODELS:
+        from skillfactory.models.chat_template import CHATML_TEMPLATE
+
+        chat_template = CHATML_TEMPLATE
+    return ModelFacts(
+        name=model,
+        model_type=model_type if isinstance(model_type, str) else None,
+        positions=positions,
+        chat_template=chat_template,
+    )
+
+
+def _model_directory(model: str) -> Path | None:
+    """Where the files of ``model`` are, if on this machine; ``smollm2`` only once fetched."""
+    from skillfactory.models.resolve import DEFAULT_MODEL, REBUILT, SMOLLM2
+
+    if model == DEFAULT_MODEL:
+        from skillfactory.models.shipped import shipped_model_dir
+
+        return shipped_model_dir()
+    if model == REBUILT:
+        from skillfactory.models.build import default_model_dir
+
+        return default_model_dir()
+    if model == SMOLLM2:
+        from skillfactory.cache import models_dir
+        from skillfactory.models.gguf_import import SMOLLM2_DIR_NAME
+
+        return models_dir() / SMOLLM2_DIR_NAME
+    path = Path(model).expanduser()
+    return path if path.is_dir() else None
+
+
+def _chat_template(directory: Path) -> str | None:
+    """The model's chat template: tokenizer_config.json's, else chat_template.jinja."""
+    template = _json_object(directory / "tokenizer_config.json").get("chat_template")
+    if isinstance(template, str):
+        return template
+    try:
+        return (directory / "chat_template.jinja").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; empty when it is missing or not one (the facts are hints)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
@@ -120,6 +216,7 @@ def export_run(
     model: str | None = None,
     options: Mapping[str, Any] | None = None,
     questions: int = DEFAULT_QUESTIONS,
+    engine_version: str | None = None,
 ) -> tuple[Path, int]:
     """Export the run in ``run_dir`` with the named exporter; returns its directory and rows."""
     from skillfactory.registry import get_registry
@@ -135,6 +232,8 @@ def export_run(
         raise UsageError(f"--output {str(output_dir)!r} is a file; give a directory")
     config = read_run_config(run_dir)
     options = dict(options or {})
+    if engine_version is not None:
+        options = _with_engine_version(exporter_name, factory, options, engine_version)
     if "task_options" not in options and "task_options" in _parameters(factory):
         options["task_options"] = dict(config.get("task_options") or {})
     exporter = registration.create(**options)
@@ -147,6 +246,23 @@ def export_run(
     chosen_model = model if model is not None else run_setting(config, "model", run_dir)
     written = exporter.train(str(chosen_model), dataset, output_dir)
     return Path(written), len(dataset)
+
+
+def _with_engine_version(
+    exporter_name: str, factory: type, options: dict[str, Any], version: str
+) -> dict[str, Any]:
+    """``options`` with ``--engine-version``, which only exporters with that option take."""
+    if ENGINE_VERSION not in _parameters(factory):
+        raise UsageError(
+            f"exporter {exporter_name!r} writes for one engine version only; drop --engine-version"
+        )
+    given = options.get(ENGINE_VERSION, version)
+    if str(given) != version:
+        raise UsageError(
+            f"--engine-version {version} and --option {ENGINE_VERSION}={given} disagree; "
+            f"give one of them"
+        )
+    return {**options, ENGINE_VERSION: version}
 
 
 @click.command(name="export")
@@ -178,6 +294,12 @@ def export_run(
     show_default=True,
     help="RL questions to export, for exporters that take problems (verl).",
 )
+@click.option(
+    "--engine-version",
+    default=None,
+    metavar="VERSION",
+    help="The engine release to write for (default: the one the exporter was checked against).",
+)
 def export_command(
     exporter: str,
     run_dir: Path,
@@ -185,6 +307,7 @@ def export_command(
     model: str | None,
     option_pairs: tuple[str, ...],
     questions: int,
+    engine_version: str | None,
 ) -> None:
     """Write a run's data as files another engine trains from: llamafactory (SFT on the
     traces) or verl (GRPO on fresh questions, rewarded by the task's verifier).
@@ -200,6 +323,7 @@ def export_command(
         model=model,
         options=parse_options(option_pairs),
         questions=questions,
+        engine_version=engine_version,
     )
     after = _snapshot(written)
     changed = sorted(name for name, stamp in after.items() if before.get(name) != stamp)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -101,6 +106,66 @@ def assert_one_line_error(result, text: str, exit_code: int = 2) -> None:
     assert text in result.stderr, result.stderr
 
 
+def model_dir(
+    path: Path, *, model_type: str, positions: int, chat_template: str | None = None
+) -> Path:
+    """A model directory as the export reads it: config.json and, if given, a chat template."""
+    path.mkdir(parents=True)
+    config = {"model_type": model_type, "max_position_embeddings": positions}
+    (path / "config.json").write_text(json.dumps(config))
+    if chat_template is not None:
+        (path / "tokenizer_config.json").write_text(json.dumps({"chat_template": chat_template}))
+    return path
+
+
+def shipped_positions() -> int:
+    """The default model's positions, read from its shipped config.json."""
+    from skillfactory.models.shipped import shipped_model_dir
+
+    return json.loads((shipped_model_dir() / "config.json").read_text())["max_position_embeddings"]
+
+
+def script_overrides(script: str) -> dict[str, str]:
+    """The ``key=value`` arguments run_grpo.sh hands to verl's main_ppo."""
+    launch = script.split("python3 -m verl.trainer.main_ppo", 1)[1]
+    return dict(re.findall(r"^\s+([A-Za-z_][\w.]*)=(.*?) \\$", launch, flags=re.M))
+
+
+def python_shim(directory: Path, *, isolated: bool = False) -> Path:
+    """A ``python3`` for run_grpo.sh: this interpreter, but ``-m MODULE`` prints its arguments.
+
+    ``isolated`` runs it without site-packages, so skillfactory cannot be imported.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    flags = " -I -S" if isolated else ""
+    shim = directory / "python3"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ]; then printf "%s\\n" "$@"; exit 0; fi\n'
+        f'exec {shlex.quote(sys.executable)}{flags} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return directory
+
+
+def fake_verl(directory: Path, version: str) -> Path:
+    """A folder for PYTHONPATH in which verl ``version`` looks installed (its metadata only)."""
+    info = directory / f"verl-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: verl\nVersion: {version}\n")
+    return directory
+
+
+def run_script(script: Path, shim_dir: Path, *args: str, **env: str):
+    return subprocess.run(
+        ["bash", str(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=shim_dir,
+        env={"PATH": f"{shim_dir}:/usr/bin:/bin", "HOME": str(shim_dir), **env},
+    )
+
+
 def load_reward(directory: Path):
     path = directory / "skillfactory_reward.py"
     spec = importlib.util.spec_from_file_location("skillfactory_reward_under_test", path)
@@ -175,13 +240,14 @@ def test_llamafactory_export_is_sharegpt_with_its_dataset_info_and_the_papers_sf
     assert config["learning_rate"] == pytest.approx(1e-6)
     assert config["lr_scheduler_type"] == "cosine"
     assert config["num_train_epochs"] == 2
-    assert config["cutoff_len"] == 4096
+    assert config["cutoff_len"] == min(4096, shipped_positions())  # the default model's
     assert config["per_device_train_batch_size"] == 1
-    assert config["bf16"] is True
+    assert config["bf16"] is False  # an option: the paper's GPU setting
+    assert config["warmup_steps"] == pytest.approx(0.05)  # below 1: a share of the steps
     assert config["dataset"] == "skillfactory_traces"
     assert Path(config["dataset_dir"]) == out.resolve()
     assert (Path(config["dataset_dir"]) / info[config["dataset"]]["file_name"]).is_file()
-    assert config["template"] == "qwen"
+    assert config["template"] == "chatml"  # the default model speaks ChatML
     assert config["output_dir"]
 
 
@@ -258,7 +324,7 @@ def test_llamafactory_keeps_system_prompts_other_entries_and_takes_its_options(
 def test_llamafactory_refuses_empty_and_malformed_traces(tmp_path: Path):
     from datasets import Dataset
 
-    exporter = get_registry().get("trainer", "llamafactory").create()
+    exporter = get_registry().get("trainer", "llamafactory").create(template="chatml")
     empty = Dataset.from_dict({name: [] for name in trace_features()}, features=trace_features())
     with pytest.raises(UsageError, match="no traces") as caught:
         exporter.train("m", empty, tmp_path / "a")
@@ -267,6 +333,144 @@ def test_llamafactory_refuses_empty_and_malformed_traces(tmp_path: Path):
     user_only = [{"question_id": "q", "messages": [{"role": "user", "content": "hi"}]}]
     with pytest.raises(UsageError, match="'q' must end with an assistant turn"):
         exporter.train("m", user_only, tmp_path / "b")
+
+
+# LLaMA-Factory: settings from the model, the machine and the engine version -----------------
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content']"
+    " + '<|im_end|>\\n' }}{% endfor %}"
+)
+"""A ChatML chat template, as a model directory's tokenizer_config.json holds it."""
+
+DEPRECATED_SFT_KEYS = {
+    "warmup_ratio": "transformers 5 deprecates it: warmup_steps below 1 is the share",
+    "overwrite_output_dir": "transformers 5 removed it; LLaMA-Factory 0.9.5 marks it deprecated",
+}
+
+
+def sft_config(directory: Path) -> dict:
+    return yaml.safe_load((directory / "sft_skillfactory.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("model", "template"),
+    [
+        ("default", "chatml"),
+        ("rebuilt", "chatml"),
+        ("smollm2", "chatml"),
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "chatml"),
+        ("Qwen/Qwen2.5-1.5B-Instruct", "qwen"),
+    ],
+)
+def test_llamafactory_template_is_the_one_the_model_speaks(
+    run_dir: Path, tmp_path: Path, invoke, model: str, template: str
+):
+    out = tmp_path / "lf"
+    result = invoke("llamafactory", run_dir, "--output", out, "--model", model)
+
+    assert result.exit_code == 0, result.output
+    assert sft_config(out)["template"] == template
+
+
+def test_llamafactory_reads_the_template_and_positions_from_a_model_directory(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    tiny = model_dir(tmp_path / "tiny", model_type="llama", positions=2048, chat_template=CHATML)
+    paper = model_dir(tmp_path / "paper", model_type="qwen2", positions=32768, chat_template=CHATML)
+
+    for model, template, cutoff in ((tiny, "chatml", 2048), (paper, "qwen", 4096)):
+        out = tmp_path / f"lf-{model.name}"
+        result = invoke("llamafactory", run_dir, "--output", out, "--model", model)
+        assert result.exit_code == 0, result.output
+        config = sft_config(out)
+        assert (config["template"], config["cutoff_len"]) == (template, cutoff)
+
+
+def test_llamafactory_asks_for_the_template_of_a_model_it_cannot_tell(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    out = tmp_path / "lf"
+    llama3 = "meta-llama/Llama-3.1-8B-Instruct"
+    qwen3 = model_dir(tmp_path / "qwen3", model_type="qwen3", positions=40960, chat_template=CHATML)
+    for model in (llama3, qwen3):
+        result = invoke("llamafactory", run_dir, "--output", out, "--model", model)
+        assert_one_line_error(result, "--option template=")
+    assert not out.exists()
+
+    result = invoke(
+        "llamafactory", run_dir, "--output", out, "--model", llama3, "--option", "template=llama3"
+    )
+    assert result.exit_code == 0, result.output
+    config = sft_config(out)
+    assert (config["template"], config["cutoff_len"]) == ("llama3", 4096)  # positions unknown
+    assert "not checked against the model" in (out / "sft_skillfactory.yaml").read_text()
+
+
+def test_chatml_is_how_the_default_model_renders_a_trace(run_dir: Path):
+    """LLaMA-Factory 0.9.5's ``chatml`` (data/template.py) gives the default model's own text."""
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+
+    from skillfactory.models.shipped import shipped_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(str(shipped_model_dir()))
+    slots = {
+        "system": "<|im_start|>system\n{}<|im_end|>\n",
+        "user": "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n",
+        "assistant": "{}<|im_end|>\n",
+    }
+    for trace in load_from_disk(str(run_dir / "traces")):
+        messages = trace["messages"]
+        expected = "".join(slots[m["role"]].format(m["content"]) for m in messages)
+        assert tokenizer.apply_chat_template(messages, tokenize=False) == expected
+
+
+def test_bf16_is_an_option_for_the_papers_gpu_setting(run_dir: Path, tmp_path: Path, invoke):
+    assert invoke("llamafactory", run_dir, "--output", tmp_path / "cpu").exit_code == 0
+    assert sft_config(tmp_path / "cpu")["bf16"] is False
+
+    result = invoke("llamafactory", run_dir, "--output", tmp_path / "gpu", "--option", "bf16=true")
+    assert result.exit_code == 0, result.output
+    assert sft_config(tmp_path / "gpu")["bf16"] is True
+
+    bad = invoke("llamafactory", run_dir, "--output", tmp_path / "x", "--option", "bf16=yes")
+    assert_one_line_error(bad, "bf16 must be true or false")
+
+
+def test_preprocessing_workers_come_from_this_machine(
+    run_dir: Path, tmp_path: Path, invoke, monkeypatch
+):
+    from skillfactory.plugins import llamafactory_export
+
+    monkeypatch.setattr(llamafactory_export, "usable_cpus", lambda: 2)
+    assert invoke("llamafactory", run_dir, "--output", tmp_path / "small").exit_code == 0
+    assert sft_config(tmp_path / "small")["preprocessing_num_workers"] == 2
+
+    monkeypatch.setattr(llamafactory_export, "usable_cpus", lambda: 64)
+    assert invoke("llamafactory", run_dir, "--output", tmp_path / "big").exit_code == 0
+    assert sft_config(tmp_path / "big")["preprocessing_num_workers"] == 3  # one per trace
+
+
+def test_the_sft_config_has_no_deprecated_keys(run_dir: Path, tmp_path: Path, invoke):
+    assert invoke("llamafactory", run_dir, "--output", tmp_path / "lf").exit_code == 0
+    config = sft_config(tmp_path / "lf")
+
+    assert not set(config) & set(DEPRECATED_SFT_KEYS)
+    assert config["warmup_steps"] == pytest.approx(0.05)
+
+
+def test_each_export_names_the_engine_version_it_was_checked_against(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    assert invoke("llamafactory", run_dir, "--output", tmp_path / "lf").exit_code == 0
+    assert "LLaMA-Factory 0.9.5" in (tmp_path / "lf" / "sft_skillfactory.yaml").read_text()
+    assert invoke("verl", run_dir, "--output", tmp_path / "rl", "--questions", 12).exit_code == 0
+    assert "verl 0.9.1" in (tmp_path / "rl" / "run_grpo.sh").read_text()
+
+    older = invoke("llamafactory", run_dir, "--output", tmp_path / "x", "--engine-version", "0.9.4")
+    assert_one_line_error(older, "0.9.5")
+    assert not (tmp_path / "x").exists()
 
 
 # verl --------------------------------------------------------------------------------------
@@ -326,15 +530,13 @@ def test_verl_export_writes_disjoint_parquet_splits_in_verls_schema(
         "data.train_batch_size=256",
         "actor_rollout_ref.actor.ppo_mini_batch_size=32",
         "actor_rollout_ref.rollout.n=16",
-        "data.max_response_length=4096",
         "trainer.total_training_steps=150",
         "trainer.n_gpus_per_node=4",
-        'custom_reward_function.path="$HERE/skillfactory_reward.py"',
-        "custom_reward_function.name=compute_score",
+        'reward.custom_reward_function.path="$HERE/skillfactory_reward.py"',
+        "reward.custom_reward_function.name=compute_score",
         "DEFAULT_MODEL=default\n",
     ):
         assert setting in script, setting
-    assert "verl v0.7.0" in script
 
 
 def test_the_written_reward_scores_completions_with_the_tasks_verifier(
@@ -374,22 +576,131 @@ def test_the_written_reward_scores_completions_with_the_tasks_verifier(
         assert reward.compute_score("skillfactory/x", right, unknown) == 0.0
 
 
-def test_the_launch_script_takes_the_model_as_given_or_from_the_environment(tmp_path: Path):
-    import subprocess
+def test_verl_reward_is_set_where_verl_0_9_reads_it(run_dir: Path, tmp_path: Path, invoke):
+    out = tmp_path / "verl"
+    assert invoke("verl", run_dir, "--output", out, "--questions", 12).exit_code == 0
+    overrides = script_overrides((out / "run_grpo.sh").read_text())
 
+    assert overrides["reward.custom_reward_function.path"] == '"$HERE/skillfactory_reward.py"'
+    assert overrides["reward.custom_reward_function.name"] == "compute_score"
+    assert not [key for key in overrides if key.startswith("custom_reward_function.")]
+
+
+def test_the_previous_verl_layout_on_request_and_other_versions_refused(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    out = tmp_path / "verl"
+    result = invoke("verl", run_dir, "--output", out, "--questions", 9, "--engine-version", "0.7.0")
+    assert result.exit_code == 0, result.output
+    script = (out / "run_grpo.sh").read_text()
+    overrides = script_overrides(script)
+    assert overrides["custom_reward_function.path"] == '"$HERE/skillfactory_reward.py"'
+    assert not [key for key in overrides if key.startswith("reward.")]
+    assert "verl 0.7.0" in script
+
+    series = invoke("verl", run_dir, "--output", out, "--option", "engine_version=0.7")
+    assert series.exit_code == 0, series.output  # --option reads 0.7 as a number
+    assert "custom_reward_function.path" in script_overrides((out / "run_grpo.sh").read_text())
+    clash = ("--option", "engine_version=0.7", "--engine-version", "0.9.1")
+    assert_one_line_error(invoke("verl", run_dir, "--output", out, *clash), "disagree")
+
+    for version in ("0.8.0", "1.0"):
+        result = invoke("verl", run_dir, "--output", tmp_path / "x", "--engine-version", version)
+        assert_one_line_error(result, "0.9.1")
+    assert not (tmp_path / "x").exists()
+
+
+def test_verl_lengths_fit_the_models_positions(run_dir: Path, tmp_path: Path, invoke):
+    small = model_dir(tmp_path / "small", model_type="llama", positions=2048)
+    large = model_dir(tmp_path / "large", model_type="qwen2", positions=32768)
+    unknown = "someone/unseen-model"
+    expected = {"default": shipped_positions(), small: 2048, large: None, unknown: None}
+    for number, (model, positions) in enumerate(expected.items()):
+        out = tmp_path / f"verl-{number}"
+        result = invoke("verl", run_dir, "--output", out, "--questions", 12, "--model", model)
+        assert result.exit_code == 0, result.output
+        script = (out / "run_grpo.sh").read_text()
+        overrides = script_overrides(script)
+        prompt = int(overrides["data.max_prompt_length"])
+        response = int(overrides["data.max_response_length"])
+        if positions is None:  # the paper's lengths, when they fit or cannot be checked
+            assert (prompt, response) == (1024, 4096)
+        else:
+            assert prompt + response <= positions
+            assert response >= positions // 2
+        assert ("not checked against the model" in script.lower()) == (model == unknown)
+
+
+def test_the_default_models_prompts_fit_the_prompt_length_so_verl_drops_none(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    import pyarrow.parquet as pq
+    from transformers import AutoTokenizer
+
+    from skillfactory.models.shipped import shipped_model_dir
+
+    out = tmp_path / "verl"
+    assert invoke("verl", run_dir, "--output", out, "--questions", 40).exit_code == 0
+    limit = int(script_overrides((out / "run_grpo.sh").read_text())["data.max_prompt_length"])
+    tokenizer = AutoTokenizer.from_pretrained(str(shipped_model_dir()))
+
+    for name in ("train.parquet", "test.parquet"):
+        for row in pq.read_table(out / name).to_pylist():
+            ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True)
+            ids = ids["input_ids"] if isinstance(ids, Mapping) else ids
+            assert len(ids) <= limit
+
+
+def test_the_launch_script_stops_in_one_line_where_skillfactory_cannot_be_imported(
+    run_dir: Path, tmp_path: Path, invoke
+):
+    out = tmp_path / "verl"
+    assert invoke("verl", run_dir, "--output", out, "--questions", 12).exit_code == 0
+    script = out / "run_grpo.sh"
+
+    bare = run_script(script, python_shim(tmp_path / "bare", isolated=True))
+    assert bare.returncode == 1
+    assert bare.stdout == ""
+    assert bare.stderr.count("\n") == 1, bare.stderr
+    assert "skillfactory" in bare.stderr and "install" in bare.stderr
+
+    shim = python_shim(tmp_path / "ready")
+    no_verl = run_script(script, shim)
+    assert no_verl.returncode == 1
+    assert no_verl.stderr.count("\n") == 1, no_verl.stderr
+    assert "verl is not installed" in no_verl.stderr
+
+    ready = run_script(script, shim, PYTHONPATH=str(fake_verl(tmp_path / "site", "0.9.1")))
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stderr == ""
+    assert ready.stdout.splitlines()[:2] == ["-m", "verl.trainer.main_ppo"]
+
+
+def test_the_launch_script_warns_when_verl_is_another_version(tmp_path: Path):
     exporter = get_registry().get("trainer", "verl").create()
-    script = exporter.script_text("/models/Qwen 1.5B's copy", 900)
-    head = script.split("python3 -m verl")[0] + 'printf "%s" "$MODEL"\n'
-    (tmp_path / "head.sh").write_text(head)
+    script = tmp_path / "run_grpo.sh"
+    script.write_text(exporter.script_text("m", 900, ["countdown"]))
+    site = fake_verl(tmp_path / "site", "0.7.0")
+
+    result = run_script(script, python_shim(tmp_path / "shim"), PYTHONPATH=str(site))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "0.9.1" in result.stderr and "0.7.0" in result.stderr
+
+
+def test_the_launch_script_takes_the_model_as_given_or_from_the_environment(tmp_path: Path):
+    exporter = get_registry().get("trainer", "verl").create()
+    script = tmp_path / "run_grpo.sh"
+    script.write_text(exporter.script_text("/models/Qwen 1.5B's copy", 900, ["countdown"]))
+    shim = python_shim(tmp_path / "shim")
+    site = str(fake_verl(tmp_path / "site", "0.9.1"))
 
     def model_seen(**env: str) -> str:
-        return subprocess.run(
-            ["bash", str(tmp_path / "head.sh")],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"PATH": "/usr/bin:/bin", **env},
-        ).stdout
+        result = run_script(script, shim, PYTHONPATH=site, **env)
+        assert result.returncode == 0, result.stderr
+        (path,) = [arg for arg in result.stdout.splitlines() if "model.path=" in arg]
+        return path.split("=", 1)[1]
 
     assert model_seen() == "/models/Qwen 1.5B's copy"
     assert model_seen(MODEL="/other") == "/other"
