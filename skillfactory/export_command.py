@@ -60,9 +60,9 @@ def model_facts(model: str) -> ModelFacts:
     (``rebuilt`` before a build, ``smollm2`` before its fetch): the build and the import
     write that template.
     """
-    from skillfactory.models.resolve import NAMED_MODELS
+    from skillfactory.models.resolve import NAMED_MODELS, local_model_dir
 
-    directory = _model_directory(model)
+    directory = local_model_dir(model)
     if directory is None:
         return ModelFacts(model)
     config = _json_object(directory / "config.json")
@@ -81,27 +81,6 @@ def model_facts(model: str) -> ModelFacts:
         positions=positions,
         chat_template=chat_template,
     )
-
-
-def _model_directory(model: str) -> Path | None:
-    """Where the files of ``model`` are, if on this machine; ``smollm2`` only once fetched."""
-    from skillfactory.models.resolve import DEFAULT_MODEL, REBUILT, SMOLLM2
-
-    if model == DEFAULT_MODEL:
-        from skillfactory.models.shipped import shipped_model_dir
-
-        return shipped_model_dir()
-    if model == REBUILT:
-        from skillfactory.models.build import default_model_dir
-
-        return default_model_dir()
-    if model == SMOLLM2:
-        from skillfactory.cache import models_dir
-        from skillfactory.models.gguf_import import SMOLLM2_DIR_NAME
-
-        return models_dir() / SMOLLM2_DIR_NAME
-    path = Path(model).expanduser()
-    return path if path.is_dir() else None
 
 
 def _chat_template(directory: Path) -> str | None:

@@ -74,6 +74,31 @@ def check_model_spec(spec: str) -> None:
     )
 
 
+def local_model_dir(spec: str) -> Path | None:
+    """Where the files ``spec`` names are on this machine, if they are; checks and fetches nothing.
+
+    For reading a model's settings (its positions, its chat template) without loading
+    it: ``default`` is the shipped directory and ``rebuilt`` the cache's build, whether
+    or not they are complete, ``smollm2`` its import in the cache (present or not), a
+    path the directory it names, and a hub id None.
+    """
+    if spec == DEFAULT_MODEL:
+        from skillfactory.models.shipped import shipped_model_dir
+
+        return shipped_model_dir()
+    if spec == REBUILT:
+        from skillfactory.models.build import default_model_dir
+
+        return default_model_dir()
+    if spec == SMOLLM2:
+        from skillfactory.cache import models_dir
+        from skillfactory.models.gguf_import import SMOLLM2_DIR_NAME
+
+        return models_dir() / SMOLLM2_DIR_NAME
+    path = Path(spec).expanduser()
+    return path if path.is_dir() else None
+
+
 def model_identity(spec: str) -> str:
     """What a run's fingerprint records of a model: enough to notice that it changed.
 
