@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import re
@@ -826,3 +827,21 @@ def test_option_values_are_json_when_they_read_as_json():
         "e": {"max_number": 50},
         "f": "",
     }
+
+
+@pytest.mark.parametrize(
+    ("engine", "module", "constant"),
+    [
+        ("llamafactory", "llamafactory_export", "LLAMAFACTORY_VERSION"),
+        ("verl", "verl_export", "VERL_VERSION"),
+    ],
+)
+def test_the_engine_check_in_ci_installs_the_release_the_exporter_writes_for(
+    engine, module, constant
+):
+    """CI's engine check (docs/exports.md, marked for .ci/run) pins the exporter's release."""
+    docs = (Path(__file__).parent.parent / "docs" / "exports.md").read_text(encoding="utf-8")
+    block = docs.split(f"<!-- ci: {engine} -->\n```bash\n", 1)[1].split("\n```", 1)[0]
+    release = getattr(importlib.import_module(f"skillfactory.plugins.{module}"), constant)
+    assert f"{engine}=={release}" in block.split()
+    assert f".ci/engines/{engine}_check.py" in block

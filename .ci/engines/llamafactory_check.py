@@ -14,22 +14,23 @@ shipped default model, exports its traces, and then, with LLaMA-Factory's own co
 
 Any failure ends the script with a message and a non-zero exit.
 
-It passed (2026-12-07) with llamafactory 0.9.5, transformers 5.6.0, datasets 4.0.0,
-trl 0.24.0, peft 0.18.1, accelerate 1.11.0, torch 2.14.1 and torchaudio 2.11.1, which is what
-pip chose for ``pip install torch==2.13.0`` then ``pip install -e . llamafactory==0.9.5`` (it
-moved torch to a CUDA build, 6.6 GB in all). LLaMA-Factory's data module imports torchaudio
-whatever the data, so torchaudio must stay installed. It is not yet a step of ``.ci/run``:
-an install that keeps the CPU torch is still to be found (issue 21).
+It passed (2026-12-08) with llamafactory 0.9.5, transformers 5.6.0, torch 2.14.1,
+torchaudio 2.11.1 and torchvision 0.29.1: the command under ``<!-- ci: llamafactory -->`` in
+docs/exports.md, which CI runs. LLaMA-Factory's data module imports torchaudio whatever the
+data, and the only torchaudio on the package index (2.11.1) loads beside torch's CUDA builds,
+not beside the CPU build 2.13.0, so this environment takes torch 2.14.1 with its CUDA
+libraries; it runs on the CPU.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from engine_run import default_run, run
 
 IGNORE = -100
 
@@ -37,22 +38,8 @@ IGNORE = -100
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lf-check-"))
     run_dir, export = work / "run", work / "sft"
-    model = _run(["skillfactory", "model", "path", "default"]).strip()
-    _run(
-        [
-            "skillfactory",
-            "run",
-            "--skills",
-            "verify,retry",
-            "--questions",
-            "12",
-            "--until",
-            "traces",
-            "--run-dir",
-            str(run_dir),
-        ]
-    )
-    _run(
+    model = default_run(run_dir, questions=12, until="traces")
+    run(
         [
             "skillfactory",
             "export",
@@ -72,16 +59,6 @@ def main() -> None:
     )
     _train_two_steps(config, work / "saves")
     print("llamafactory: two training steps from the exported YAML, model saved")
-
-
-def _run(command: list[str], env: dict[str, str] | None = None) -> str:
-    print("+", " ".join(command), flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        sys.exit(
-            f"{command[0]} {command[1]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-        )
-    return done.stdout
 
 
 def _check_dataset(config: Path, saves: Path, model: str) -> int:
@@ -144,7 +121,7 @@ def _train_two_steps(config: Path, saves: Path) -> None:
         "PYTHONWARNINGS": "error::FutureWarning",
         "CUDA_VISIBLE_DEVICES": "",
     }
-    _run(
+    run(
         [
             "llamafactory-cli",
             "train",
