@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from engine_run import default_run, run
 
-SCRIPT, TRAIN, TEST = "run_grpo.sh", "train.parquet", "test.parquet"
+SCRIPT, TRAIN = "run_grpo.sh", "train.parquet"
 
 
 def main() -> None:
@@ -59,14 +60,15 @@ def _launch_arguments(script: Path, shim: Path) -> list[str]:
     shim.mkdir()
     recorded = shim / "arguments.json"
     python3 = shim / "python3"
+    python, recorded_arg = shlex.quote(sys.executable), shlex.quote(str(recorded))
     python3.write_text(
         "#!/usr/bin/env bash\n"
         'if [ "${1:-}" = -m ] && [ "${2:-}" = verl.trainer.main_ppo ]; then\n'
-        f"    shift 2; exec {sys.executable} -c "
+        f"    shift 2; exec {python} -c "
         "'import json, sys; json.dump(sys.argv[2:], open(sys.argv[1], \"w\"))' "
-        f'{recorded} "$@"\n'
+        f'{recorded_arg} "$@"\n'
         "fi\n"
-        f'exec {sys.executable} "$@"\n',
+        f'exec {python} "$@"\n',
         encoding="utf-8",
     )
     python3.chmod(python3.stat().st_mode | stat.S_IXUSR)
