@@ -37,7 +37,7 @@ from pathlib import Path
 
 from engine_run import default_run, run
 
-SCRIPT, TRAIN = "run_grpo.sh", "train.parquet"
+SCRIPT = "run_grpo.sh"
 
 
 def main() -> None:
@@ -47,9 +47,13 @@ def main() -> None:
     run(["skillfactory", "export", "verl", str(run_dir), "--output", str(export)])
     config = _compose(_launch_arguments(export / SCRIPT, work / "shim"))
     print(f"verl: {SCRIPT}'s settings compose with verl's config and pass validate_config")
-    rows = _load_datasets(config, export, model)
-    print(f"verl: RLHFDataset loads {rows} questions of both parquet files, none filtered out")
-    scored = _score_through_reward_manager(config, export, model)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    splits = _load_datasets(config, tokenizer)
+    loaded = sum(map(len, splits.values()))
+    print(f"verl: RLHFDataset loads {loaded} questions of both parquet files, none filtered out")
+    scored = _score_through_reward_manager(config, tokenizer, splits["train"])
     print(f"verl: its reward manager scores {scored} right answers 1.0 and wrong ones 0.0")
     _preflight_refuses_a_python_without_skillfactory(export / SCRIPT, work / "bare")
     print("verl: the script's preflight stops a Python without skillfactory, exit 1")
@@ -94,46 +98,35 @@ def _compose(arguments: list[str]):
     return config
 
 
-def _load_datasets(config, export: Path, model: str) -> int:
+def _load_datasets(config, tokenizer) -> dict[str, list[dict]]:
+    """Both splits as exported (by the script's own paths), after RLHFDataset kept every row."""
     import pyarrow.parquet as pq
-    from transformers import AutoTokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    total = 0
+    splits = {}
     for name, files in (("train", config.data.train_files), ("val", config.data.val_files)):
-        path = Path(str(files))
-        exported = pq.read_metadata(path).num_rows
-        dataset = RLHFDataset(data_files=str(path), tokenizer=tokenizer, config=config.data)
-        if len(dataset) != exported or not exported:
-            sys.exit(f"verl's RLHFDataset kept {len(dataset)} of {exported} {name} questions")
-        item = dataset[0]
-        if item["raw_prompt"] != list(_rows(path)[0]["prompt"]):
-            sys.exit(f"{name}: verl's prompt is not the exported one: {item['raw_prompt']!r}")
-        total += exported
-    return total
+        rows = pq.read_table(str(files)).to_pylist()
+        dataset = RLHFDataset(data_files=str(files), tokenizer=tokenizer, config=config.data)
+        if len(dataset) != len(rows) or not rows:
+            sys.exit(f"verl's RLHFDataset kept {len(dataset)} of {len(rows)} {name} questions")
+        if dataset[0]["raw_prompt"] != list(rows[0]["prompt"]):
+            sys.exit(f"{name}: verl's prompt is not the exported one: {dataset[0]['raw_prompt']!r}")
+        splits[name] = rows
+    return splits
 
 
-def _rows(path: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()
-
-
-def _score_through_reward_manager(config, export: Path, model: str, count: int = 4) -> int:
+def _score_through_reward_manager(config, tokenizer, rows: list[dict], count: int = 4) -> int:
     import numpy as np
     import torch
-    from transformers import AutoTokenizer
     from verl import DataProto
     from verl.trainer.ppo.reward import load_reward_manager
 
     from skillfactory.models.worked_countdown import solution_chain
     from skillfactory.records import Problem
 
-    tokenizer = AutoTokenizer.from_pretrained(model)
     manager = load_reward_manager(config, tokenizer)
     scored = 0
-    for row in _rows(export / TRAIN)[:count]:
+    for row in rows[:count]:
         problem = Problem.from_json(json.loads(row["reward_model"]["ground_truth"]))
         right = f"<answer>{solution_chain(problem).expression}</answer>"
         for response, wanted in ((right, 1.0), ("<answer>1 + 1</answer>", 0.0)):
